@@ -1,0 +1,35 @@
+# DarkFace Studio: the two quick-start commands.
+#   make run    set up (or reuse) .venv and launch the app
+#   make test   set up (or reuse) .venv and run the whole test suite
+# Both create a local virtual environment in .venv and install the project into it
+# (editable, with the test extra). PYTHON picks the interpreter used to create it.
+
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.darkface-installed
+# Qt platform to check system libraries for: a real window (xcb) unless told otherwise.
+QT_PLATFORM := $(if $(filter offscreen,$(QT_QPA_PLATFORM)),offscreen,xcb)
+PYTEST_ARGS ?=
+
+.PHONY: run test setup clean-venv
+
+run: $(STAMP)
+	@$(PYTHON) packaging/check_system.py --qt $(VPY) --platform $(QT_PLATFORM)
+	$(VPY) main.py
+
+test: $(STAMP)
+	@$(PYTHON) packaging/check_system.py --qt $(VPY) --platform offscreen
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+# Reinstalled whenever pyproject.toml changes; pip reuses what is already there.
+$(STAMP): pyproject.toml
+	@$(PYTHON) packaging/check_system.py --python
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

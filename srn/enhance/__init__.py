@@ -1,0 +1,1 @@
+"""Image enhancement for night images (MSRCR and the classics it is compared with)."""

@@ -1,0 +1,1 @@
+"""Evaluation metrics that reproduce the official WIDER FACE and DARK FACE tools."""

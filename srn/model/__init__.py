@@ -1,0 +1,1 @@
+"""The SRN detector: backbone, FPN, two-step heads, anchors, box coding, losses."""
