@@ -1,0 +1,81 @@
+"""Entry point of the desktop app (``darkface-studio`` / ``python main.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import srn
+
+APP_NAME = "DarkFace Studio"
+ORG_NAME = "DarkFace"
+QUIT_AFTER_ENV = "DARKFACE_QUIT_AFTER_MS"
+"""Close the window after this many milliseconds: lets smoke tests launch the real app."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="darkface-studio",
+        description="Review face detections on night-time images.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("folder", nargs="?", type=Path, help="a folder of images to open")
+    parser.add_argument(
+        "--no-sample",
+        action="store_true",
+        help="do not generate or open the sample project when no folder is given",
+    )
+    return parser
+
+
+def _quit_after_ms(parser: argparse.ArgumentParser) -> int | None:
+    value = os.environ.get(QUIT_AFTER_ENV)
+    if not value:
+        return None
+    try:
+        ms = int(value)
+    except ValueError:
+        parser.error(f"{QUIT_AFTER_ENV} must be a number of milliseconds, not {value!r}")
+    return max(ms, 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, show the main window and run the event loop; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"darkface-studio {srn.__version__}")
+        return 0
+    if args.folder is not None and not args.folder.is_dir():
+        parser.error(f"not a folder: {args.folder}")
+    quit_after = _quit_after_ms(parser)
+
+    # Qt is imported only now so that --version and argument errors stay instant.
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.sample_project import data_dir
+    from app.ui.app_icon import app_icon
+    from app.ui.main_window import MainWindow
+
+    QApplication.setApplicationName(APP_NAME)
+    QApplication.setOrganizationName(ORG_NAME)
+    QApplication.setApplicationVersion(srn.__version__)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "darkface-studio"])
+    icon = app_icon()
+    if icon is not None:
+        app.setWindowIcon(icon)
+
+    window = MainWindow()
+    app.aboutToQuit.connect(window.stop_jobs)
+    window.show()
+    if args.folder is not None:
+        window.open_folder(args.folder)
+    elif not args.no_sample:
+        window.start_sample_project(data_dir())
+    if quit_after is not None:
+        QTimer.singleShot(quit_after, window.close)
+    return app.exec()

@@ -1,0 +1,1 @@
+"""The annotation store (SQLAlchemy models, migrations, queries): comes with its own issue."""

@@ -1,0 +1,67 @@
+"""The entry point: --version, argument errors, and a real launch of main.py in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import srn
+from app.main import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_version_is_printed(capsys) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"darkface-studio {srn.__version__}\n"
+
+
+def test_a_folder_that_does_not_exist_is_an_argument_error(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--no-sample", str(tmp_path / "missing")])
+    assert exit_info.value.code == 2
+    assert f"not a folder: {tmp_path / 'missing'}" in capsys.readouterr().err
+
+
+def _launch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DARKFACE_QUIT_AFTER_MS": "500",
+        "DARKFACE_DATA_DIR": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # QSettings of the launched app
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_main_py_opens_a_folder_and_quits_cleanly(tmp_path: Path) -> None:
+    folder = tmp_path / "night"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / "1.png"), np.zeros((40, 60, 3), np.uint8))
+    (folder / "2.png").write_bytes(b"not a png")  # bad input must not break the launch
+    result = _launch(tmp_path, "--no-sample", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()  # --no-sample: nothing generated
+    if sys.platform.startswith("linux"):  # where XDG_CONFIG_HOME decides where QSettings go
+        assert (tmp_path / "config" / "DarkFace" / "DarkFace Studio.conf").is_file()  # geometry saved
+
+
+def test_closing_during_sample_generation_exits_cleanly(tmp_path: Path) -> None:
+    result = _launch(tmp_path)  # no folder: the 24-image sample starts; the window closes first
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    data = tmp_path / "data"
+    assert data.is_dir()  # generation had started
+    assert not (data / "sample-v1").exists()  # cancelled: nothing that looks like a sample
+    assert not (data / ".sample-v1.partial").exists()

@@ -1,0 +1,215 @@
+"""The sample project: generated once, atomically, reused afterwards, cancellable, in the background."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtCore import QLockFile
+
+from app.jobs.sample_job import SampleProjectJob
+from app.sample_project import (
+    COMPLETE_MARKER,
+    DATA_DIR_ENV,
+    data_dir,
+    ensure_sample_project,
+    is_complete,
+    sample_project_dir,
+)
+from app.ui.main_window import MainWindow
+from srn.data import synth
+from srn.formats.darkface import read_label
+
+SMALL = {"n": 3, "config": synth.SynthConfig(width=160, height=120)}
+
+
+def _no_generation(*args, **kwargs):
+    raise AssertionError("the sample project must not be generated again")
+
+
+def test_data_dir_comes_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
+    assert data_dir() == tmp_path / "data"
+
+
+def test_generates_a_complete_sample(tmp_path: Path) -> None:
+    path = ensure_sample_project(tmp_path, **SMALL)
+    assert path == sample_project_dir(tmp_path) == tmp_path / "sample-v1"
+    assert is_complete(path)
+    assert sorted(p.name for p in (path / "night").iterdir()) == ["1.png", "2.png", "3.png"]
+    assert sorted(p.name for p in (path / "label").iterdir()) == ["1.txt", "2.txt", "3.txt"]
+    assert json.loads((path / COMPLETE_MARKER).read_text())["n"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["sample-v1"]
+
+
+def test_a_complete_sample_is_reused(tmp_path: Path, monkeypatch) -> None:
+    first = ensure_sample_project(tmp_path, **SMALL)
+    stamp = (first / "night" / "1.png").stat().st_mtime_ns
+    monkeypatch.setattr(synth, "write_dataset", _no_generation)
+    assert ensure_sample_project(tmp_path, **SMALL) == first
+    assert (first / "night" / "1.png").stat().st_mtime_ns == stamp
+
+
+def test_leftovers_of_a_killed_run_are_replaced(tmp_path: Path) -> None:
+    stale = tmp_path / ".sample-v1.partial"
+    (stale / "night").mkdir(parents=True)
+    (stale / "night" / "99.png").write_bytes(b"half written")
+    half = tmp_path / "sample-v1"  # no marker: not a sample, whatever it holds
+    (half / "night").mkdir(parents=True)
+    (half / "night" / "junk.png").write_bytes(b"junk")
+    assert not is_complete(half)
+    path = ensure_sample_project(tmp_path, **SMALL)
+    assert is_complete(path)
+    assert not stale.exists()
+    assert not (path / "night" / "junk.png").exists()
+    assert sorted(p.name for p in (path / "night").iterdir()) == ["1.png", "2.png", "3.png"]
+
+
+def test_cancel_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    with pytest.raises(synth.Cancelled):
+        ensure_sample_project(tmp_path, progress=lambda d, t: calls.append((d, t)), cancel=lambda: bool(calls), **SMALL)
+    assert calls == [(1, 3)]  # stopped after the first image
+    assert not is_complete(sample_project_dir(tmp_path))
+    assert not sample_project_dir(tmp_path).exists()
+    assert not (tmp_path / ".sample-v1.partial").exists()
+
+
+def test_a_failing_generator_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
+    def half_then_fail(out, **kwargs):
+        (Path(out) / "night").mkdir(parents=True)
+        (Path(out) / "night" / "1.png").write_bytes(b"x")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(synth, "write_dataset", half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        ensure_sample_project(tmp_path, **SMALL)
+    assert not sample_project_dir(tmp_path).exists()
+    assert not (tmp_path / ".sample-v1.partial").exists()
+
+
+def test_a_second_instance_waits_and_reuses_the_first_ones_sample(tmp_path: Path, monkeypatch) -> None:
+    other = QLockFile(str(tmp_path / ".sample-v1.lock"))  # another app instance generating
+    assert other.tryLock(0)
+    monkeypatch.setattr(synth, "write_dataset", _no_generation)
+    result: list[object] = []
+    waiter = threading.Thread(target=lambda: result.append(ensure_sample_project(tmp_path, **SMALL)))
+    waiter.start()
+    time.sleep(0.3)
+    assert waiter.is_alive() and not result  # blocked on the lock
+    target = sample_project_dir(tmp_path)
+    target.mkdir()
+    (target / COMPLETE_MARKER).write_text("{}")
+    other.unlock()
+    waiter.join(5)
+    assert result == [target]
+
+
+def test_waiting_for_another_instance_can_be_cancelled(tmp_path: Path) -> None:
+    other = QLockFile(str(tmp_path / ".sample-v1.lock"))
+    assert other.tryLock(0)
+    started = time.monotonic()
+    with pytest.raises(synth.Cancelled):
+        ensure_sample_project(tmp_path, cancel=lambda: time.monotonic() - started > 0.3, **SMALL)
+    other.unlock()
+    assert not sample_project_dir(tmp_path).exists()
+
+
+def test_job_reports_progress_then_the_sample(qtbot, tmp_path: Path) -> None:
+    job = SampleProjectJob(tmp_path, **SMALL)
+    progress: list[tuple[int, int]] = []
+    job.progress.connect(lambda done, total: progress.append((done, total)))
+    with qtbot.waitSignal(job.finished, timeout=30_000) as blocker:
+        job.start()
+    assert blocker.args == [tmp_path / "sample-v1"]
+    qtbot.waitUntil(lambda: progress == [(1, 3), (2, 3), (3, 3)])
+    assert job.stop()
+
+
+def test_job_reports_failure_as_text(qtbot, tmp_path: Path, monkeypatch) -> None:
+    def fail(out, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(synth, "write_dataset", fail)
+    job = SampleProjectJob(tmp_path, **SMALL)
+    with qtbot.waitSignal(job.failed, timeout=10_000) as blocker:
+        job.start()
+    assert "disk full" in blocker.args[0] and str(tmp_path) in blocker.args[0]
+    assert job.stop()
+
+
+def _slow_generator(out, n, seed, config=None, progress=None, cancel=None):
+    """Stands in for a long generation: reports progress, then waits to be cancelled."""
+    Path(out).mkdir(parents=True)
+    progress(1, n)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if cancel():
+            raise synth.Cancelled("cancelled")
+        time.sleep(0.01)
+    raise AssertionError("cancel was never requested")
+
+
+def test_window_opens_the_sample_night_images_when_ready(qtbot, qt_settings, tmp_path: Path) -> None:
+    window = MainWindow(settings=qt_settings)
+    qtbot.addWidget(window)
+    window.show()
+    job = window.start_sample_project(tmp_path, **SMALL)
+    assert "Preparing the sample project" in window.status_text()
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    night = tmp_path / "sample-v1" / "night"
+    assert window.folder() == night
+    assert window.model().rowCount() == 3
+    assert window.current_path() == night / "1.png"
+    assert window.image_view().box_count() == len(read_label(tmp_path / "sample-v1" / "label" / "1.txt"))
+
+
+def test_closing_the_window_cancels_generation(qtbot, qt_settings, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(synth, "write_dataset", _slow_generator)
+    window = MainWindow(settings=qt_settings)
+    qtbot.addWidget(window)
+    window.show()
+    job = window.start_sample_project(tmp_path, **SMALL)
+    with qtbot.waitSignal(job.progress, timeout=10_000):
+        pass
+    started = time.monotonic()
+    with qtbot.waitSignal(job.cancelled, timeout=10_000):
+        window.close()
+    assert time.monotonic() - started < 5
+    assert not job.is_running()
+    assert not sample_project_dir(tmp_path).exists()
+    assert not (tmp_path / ".sample-v1.partial").exists()
+
+
+def test_deleting_a_window_mid_generation_does_not_take_the_job_down(
+    qtbot, qt_settings, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(synth, "write_dataset", _slow_generator)
+    window = MainWindow(settings=qt_settings)
+    job = window.start_sample_project(tmp_path, **SMALL)
+    with qtbot.waitSignal(job.progress, timeout=10_000):
+        pass
+    with qtbot.waitSignal(window.destroyed):
+        window.deleteLater()  # no close(): nobody called stop_jobs()
+    del window
+    # Still alive: had the window owned it, dropping the last reference to it (here: ``job``)
+    # would destroy a running QThread, which aborts the whole process.
+    assert shiboken6.isValid(job) and job.is_running()
+    assert job.stop()
+
+
+def test_a_folder_opened_meanwhile_is_not_replaced_by_the_sample(qtbot, qt_settings, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    window = MainWindow(settings=qt_settings)
+    qtbot.addWidget(window)
+    job = window.start_sample_project(tmp_path / "data", **SMALL)
+    window.open_folder(mine)
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert window.folder() == mine
