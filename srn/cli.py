@@ -14,6 +14,20 @@ from pathlib import Path
 from srn import __version__
 
 
+def _progress(done: int, total: int, label: str = "", quiet: bool = False) -> None:
+    """A one-line progress bar on stderr (redrawn in place on a terminal, every 5 % otherwise)."""
+    if quiet:
+        return
+    tty = sys.stderr.isatty()
+    if not tty and done != total and done % max(1, total // 20):
+        return
+    width = 30
+    filled = round(width * done / total)
+    line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
+    end = "\n" if done == total or not tty else ""
+    print(("\r" if tty else "") + line[:120].ljust(80 if tty else 0), end=end, file=sys.stderr, flush=True)
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from srn.data.lowlight import LowLightParams
     from srn.data.synth import MANIFEST_FILE, SynthConfig, write_dataset
@@ -39,8 +53,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         return 2
 
     def progress(done: int, total: int) -> None:
-        if not args.quiet and (done == total or done % max(1, total // 20) == 0):
-            print(f"\r{done}/{total} images", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        _progress(done, total, "images", args.quiet)
 
     write_dataset(out, n=args.n, seed=args.seed, config=config, progress=progress)
     manifest = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -51,6 +64,76 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         f"(night mean brightness {means[0]:.1f}..{means[-1]:.1f} of 255)"
     )
     return 0
+
+
+def _enhance_params(args: argparse.Namespace):
+    """The method parameters from --preset, --method and --sigmas (later ones override)."""
+    from srn.enhance import get_method, params_from_dict
+
+    if args.preset:
+        path = Path(args.preset)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such preset file") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a preset is a JSON object with a 'method' field")
+        if args.method and data.get("method") != args.method:
+            raise ValueError(f"{path} is a {data.get('method')!r} preset but --method {args.method} was given")
+        try:
+            params = params_from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    else:
+        params = get_method(args.method or "msrcr").params_type()
+    if args.sigmas:
+        if not hasattr(params, "sigmas"):
+            raise ValueError(f"--sigmas does not apply to method {params.method!r}")
+        try:
+            sigmas = tuple(float(v) for v in args.sigmas.split(","))
+        except ValueError:
+            raise ValueError(f"--sigmas expects comma-separated numbers, got {args.sigmas!r}") from None
+        params = params.replace(sigmas=sigmas)
+    return params
+
+
+def _cmd_enhance(args: argparse.Namespace) -> int:
+    from srn.enhance.batch import enhance_files, plan_outputs
+
+    try:
+        params = _enhance_params(args)
+        if args.device and args.device != "cpu":
+            import torch
+
+            try:
+                device = torch.device(args.device)
+            except RuntimeError:
+                raise ValueError(f"unknown device {args.device!r} (use cpu, cuda, cuda:N or mps)") from None
+            available = {
+                "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+                "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+            }.get(device.type, False)
+            if not available:
+                raise ValueError(f"device {args.device!r} is not available on this machine")
+        ext = None if args.ext == "same" else "." + args.ext.lstrip(".")
+        pairs = plan_outputs(args.inputs, Path(args.output), ext)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"srn enhance: {exc}", file=sys.stderr)
+        return 2
+    if not pairs:
+        print("srn enhance: no images found in the inputs", file=sys.stderr)
+        return 2
+    result = enhance_files(
+        pairs, params, device=args.device, max_pixels=args.max_pixels,
+        progress=lambda done, total, path: _progress(done, total, path.name, args.quiet),
+    )
+    for _, message in result.failed:
+        print(f"srn enhance: skipped {message}", file=sys.stderr)
+    print(f"enhanced {len(result.written)} of {len(pairs)} images with {params.method} into {args.output}"
+          + (f"; {len(result.failed)} failed" if result.failed else ""))
+    return 1 if result.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--force", action="store_true", help="write into a non-empty folder")
     synth.add_argument("--quiet", action="store_true", help="no progress output")
     synth.set_defaults(func=_cmd_synth)
+
+    from srn.enhance.image_input import DEFAULT_MAX_PIXELS
+    from srn.enhance.registry import METHODS
+
+    enh = sub.add_parser(
+        "enhance",
+        help="enhance night images (MSRCR by default) into a folder",
+        description=(
+            "Enhance image files and folders (searched recursively) with MSRCR or another method "
+            "and write the results into OUTDIR, atomically. Unreadable files are reported and "
+            "skipped; the exit status is 1 if any failed, 2 for a usage error."
+        ),
+    )
+    enh.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    enh.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
+    enh.add_argument("--method", choices=list(METHODS), help="enhancement method (default: msrcr, or the preset's)")
+    enh.add_argument("--sigmas", metavar="S1,S2,...", help="surround scales in px (default: 15,80,250)")
+    enh.add_argument("--preset", metavar="FILE", help="JSON parameters, e.g. from the app or MethodParams.to_json()")
+    enh.add_argument("--device", metavar="DEV", help="run the torch implementation on cpu, cuda, cuda:1 or mps")
+    enh.add_argument("--ext", default="png", help="output format by extension, or 'same' (default: png)")
+    enh.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
+    enh.add_argument("--quiet", action="store_true", help="no progress bar")
+    enh.set_defaults(func=_cmd_enhance)
     return parser
 
 

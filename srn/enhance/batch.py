@@ -1,0 +1,74 @@
+"""Enhance many files: collect inputs, map them to outputs, process, report failures.
+
+Shared by ``srn enhance`` and anything else that exports enhanced images. A file that cannot be
+read is reported and skipped; the others are still processed; outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from srn.enhance import enhance
+from srn.enhance.image_input import DEFAULT_MAX_PIXELS, ImageInputError
+from srn.enhance.params import MethodParams
+from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image, write_image
+
+
+@dataclass
+class BatchResult:
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, message naming it)
+
+
+def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: Path, ext: str | None) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: a file goes to ``out_dir/<name>``, a folder's images (recursive) to
+    ``out_dir/<path inside the folder>``. ``ext`` (".png") replaces the suffix; ``None`` keeps it.
+
+    Raises ``FileNotFoundError`` for a missing input and ``ValueError`` when two inputs would
+    write the same output file.
+    """
+    pairs: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            pairs += [(f, out_dir / f.relative_to(path)) for f in files]
+        elif path.exists():
+            pairs.append((path, out_dir / path.name))
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    if ext is not None:
+        pairs = [(src, dst.with_suffix(ext)) for src, dst in pairs]
+    seen: dict[Path, Path] = {}
+    for src, dst in pairs:
+        if dst in seen:
+            raise ValueError(f"{seen[dst]} and {src} would both be written to {dst}")
+        seen[dst] = src
+    return pairs
+
+
+def enhance_files(
+    pairs: list[tuple[Path, Path]],
+    params: MethodParams,
+    device: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Callable[[int, int, Path], None] | None = None,
+) -> BatchResult:
+    """Enhance each input into its output; failures are collected, never raised."""
+    result = BatchResult()
+    for index, (src, dst) in enumerate(pairs, start=1):
+        try:
+            image = read_image(src)
+            out = enhance(image, params, device=device, max_pixels=max_pixels)
+            write_image(dst, out)
+            result.written.append(dst)
+        except ImageReadError as exc:
+            result.failed.append((src, str(exc)))
+        except (ImageInputError, ValueError, OSError) as exc:
+            result.failed.append((src, f"{src}: {exc}"))
+        if progress is not None:
+            progress(index, len(pairs), src)
+    return result
