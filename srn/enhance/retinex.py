@@ -157,12 +157,21 @@ class RetinexCache:
             return cv2.LUT(x, _PLUS_ONE_LUT)
         return x + np.float32(1.0)
 
+    def plus_one_rgb(self) -> np.ndarray:
+        """I = value + 1 for all three channels, float32 (H, W, 3), a new array."""
+        rgb = cv2.merge(self.channels)
+        if rgb.dtype == np.uint8:
+            return cv2.LUT(rgb, _PLUS_ONE_LUT)
+        rgb += np.float32(1.0)
+        return rgb
+
     def log_channel(self, channel: int, out: np.ndarray | None = None) -> np.ndarray:
-        """log I_c, float32 (H, W)."""
+        """log I_c, float32 (H, W) (into ``out`` if given)."""
         x = self.channels[channel]
         if x.dtype == np.uint8:
             return cv2.LUT(x, _LOG_LUT, dst=out)
-        return cv2.log(x + np.float32(1.0), dst=out)
+        out = cv2.add(x, 1.0, dst=out, dtype=cv2.CV_32F)
+        return cv2.log(out, dst=out)
 
     def flat(self, channel: int) -> np.ndarray:
         """The input channel on 0..255: what a channel with no contrast left shows."""
@@ -174,45 +183,54 @@ class RetinexCache:
         lo, hi, _, _ = cv2.minMaxLoc(self.channels[channel])
         return lo == hi
 
-    def channel_sum(self) -> np.ndarray:
-        """Σ_j I_j, float32 (H, W), a new array."""
-        total = self.plus_one(0)
-        total += self.plus_one(1)
-        total += self.plus_one(2)
-        return total
+    def _sum_of(self, rgb: np.ndarray) -> np.ndarray:
+        return cv2.transform(rgb, np.ones((1, 3), dtype=np.float32)).reshape(self.shape)
 
     def log_sum(self) -> np.ndarray:
         """log Σ_j I_j, float32 (H, W)."""
         if self._log_sum is None:
-            total = self.channel_sum()
+            total = self._sum_of(self.plus_one_rgb())
             self._log_sum = cv2.log(total, dst=total)
         return self._log_sum
 
     def intensity(self) -> np.ndarray:
         """Mean of the channels of I, float32 (H, W), ≥ 1 (MSRCP's intensity)."""
         if self._intensity is None:
-            total = self.channel_sum()
+            total = self._sum_of(self.plus_one_rgb())
             total *= np.float32(1.0 / 3.0)
             self._intensity = total
         return self._intensity
 
-    def log_surround(self, sigma: float, channel: int | str) -> np.ndarray:
-        """log(G_σ * I) of channel 0–2 or ``"intensity"``, at working resolution (full or small).
+    def prepare_surrounds(self, sigmas: tuple[float, ...], channel: int | str) -> None:
+        """Compute the missing surrounds of ``sigmas`` in one go.
 
-        The three colour channels are computed together: shrinking a 3-channel image costs
-        OpenCV about what one channel does.
+        Colour channels are done together from one (H, W, 3) float image built once for all
+        missing σ (shrinking 3 channels costs OpenCV about what one does, and one buffer
+        instead of one per σ keeps a 12-megapixel photo from faulting in fresh memory).
         """
-        key = (float(sigma), channel)
-        if key not in self._surrounds:
-            if channel == "intensity":
-                self._store(key, gaussian_surround(self.intensity(), sigma, exact=self.exact, log=True, upsample=False))
-            else:
-                stack = cv2.merge([self.plus_one(c) for c in range(3)])
-                result = gaussian_surround(stack, sigma, exact=self.exact, log=True, upsample=False)
-                del stack
-                for c, part in enumerate(cv2.split(result)):
-                    self._store((float(sigma), c), part)
+        missing = [float(s) for s in dict.fromkeys(sigmas) if (float(s), channel) not in self._surrounds]
+        if not missing:
+            return
+        if channel == "intensity":
+            for sigma in missing:
+                self._store((sigma, channel), gaussian_surround(self.intensity(), sigma, exact=self.exact, log=True,
+                                                                upsample=False))
+                self.surround_computations += 1
+            return
+        rgb = self.plus_one_rgb()
+        if self._log_sum is None:  # same buffer, nearly free now; MSRCR needs it next
+            total = self._sum_of(rgb)
+            self._log_sum = cv2.log(total, dst=total)
+        for sigma in missing:
+            result = gaussian_surround(rgb, sigma, exact=self.exact, log=True, upsample=False)
+            for c, part in enumerate(cv2.split(result)):
+                self._store((sigma, c), part)
             self.surround_computations += 1
+
+    def log_surround(self, sigma: float, channel: int | str) -> np.ndarray:
+        """log(G_σ * I) of channel 0–2 or ``"intensity"``, at working resolution (full or small)."""
+        key = (float(sigma), channel)
+        self.prepare_surrounds((sigma,), channel)
         self._surrounds.move_to_end(key)
         return self._surrounds[key]
 
@@ -222,15 +240,16 @@ class RetinexCache:
             self._surrounds.popitem(last=False)
 
     def msr(self, sigmas: tuple[float, ...], weights: tuple[float, ...], channel: int | str,
-            scratch: np.ndarray | None = None) -> np.ndarray:
+            scratch: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """R = Σ w_n (log I − log G_σn * I) = log I − Σ w_n log(G_σn * I) of one channel.
 
-        Returns a new float32 (H, W) array; ``scratch`` (same shape) is the upsampling buffer.
+        Float32 (H, W), written into ``out`` if given; ``scratch`` is the upsampling buffer.
         """
+        self.prepare_surrounds(sigmas, channel)
         if channel == "intensity":
-            acc = cv2.log(self.intensity())
+            acc = cv2.log(self.intensity(), dst=out)
         else:
-            acc = self.log_channel(channel)
+            acc = self.log_channel(channel, out=out)
         h, w = self.shape
         for sigma, weight in zip(sigmas, weights):
             surround = self.log_surround(sigma, channel)
@@ -256,21 +275,25 @@ def _stretch(values: np.ndarray, p: MethodParams, flat) -> np.ndarray:
 
 
 def _per_channel(cache: RetinexCache, channel_fn) -> np.ndarray:
-    """Run ``channel_fn(channel, scratch) -> float32 0..255`` for R, G, B; merge and round.
+    """Run ``channel_fn(channel, scratch, out) -> float32 0..255`` for R, G, B; merge and round.
 
-    Constant input channels (R ≡ 0: nothing to enhance) are passed through unchanged.
+    Two full-size float buffers serve all three channels. Constant input channels (R ≡ 0:
+    nothing to enhance) are passed through unchanged.
     """
     scratch = np.empty(cache.shape, dtype=np.float32)
-    return cv2.merge([
-        stretch.to_uint8(cache.flat(c) if cache.is_constant(c) else channel_fn(c, scratch)) for c in range(3)
-    ])
+    out = np.empty(cache.shape, dtype=np.float32)
+    channels = []
+    for c in range(3):
+        values = cache.flat(c) if cache.is_constant(c) else channel_fn(c, scratch, out)
+        channels.append(stretch.to_uint8(values))
+    return cv2.merge(channels)
 
 
 def msr(cache: RetinexCache, p: MSRParams) -> np.ndarray:
     w = _weights(p)
 
-    def channel(c: int, scratch: np.ndarray) -> np.ndarray:
-        return _stretch(cache.msr(p.sigmas, w, c, scratch), p, lambda: cache.flat(c))
+    def channel(c: int, scratch: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return _stretch(cache.msr(p.sigmas, w, c, scratch, out), p, lambda: cache.flat(c))
 
     return _per_channel(cache, channel)
 
@@ -279,8 +302,8 @@ def msrcr(cache: RetinexCache, p: MSRCRParams) -> np.ndarray:
     """MSRCR; in ``auto`` mode the P&S clip points are found on R (the rule's scale), before C·R."""
     w = _weights(p)
 
-    def channel(c: int, scratch: np.ndarray) -> np.ndarray:
-        r = cache.msr(p.sigmas, w, c, scratch)
+    def channel(c: int, scratch: np.ndarray, out: np.ndarray) -> np.ndarray:
+        r = cache.msr(p.sigmas, w, c, scratch, out)
         if p.output == "auto":
             stretch.auto_clip(r)
         restoration = cache.colour_restoration(c, p.alpha, out=scratch)
@@ -308,9 +331,9 @@ def msrcp(cache: RetinexCache, p: MSRCPParams) -> np.ndarray:
     gain = cv2.divide(stretched, intensity, dst=stretched)
     cv2.min(gain, cv2.divide(np.float32(256.0), top, dst=top), dst=gain)
 
-    def channel(c: int, scratch: np.ndarray) -> np.ndarray:
-        out = cv2.multiply(cache.plus_one(c), gain, dst=scratch)
-        out -= np.float32(1.0)
-        return np.clip(out, 0.0, 255.0, out=out)
+    def channel(c: int, scratch: np.ndarray, out: np.ndarray) -> np.ndarray:
+        result = cv2.multiply(cache.plus_one(c), gain, dst=out)
+        result -= np.float32(1.0)
+        return np.clip(result, 0.0, 255.0, out=result)
 
     return _per_channel(cache, channel)
