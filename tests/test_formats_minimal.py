@@ -80,3 +80,38 @@ def test_inclusive_width_conversion_is_exact_inverse():
     xywh = wider.xyxy_to_xywh(xyxy)
     np.testing.assert_array_equal(xywh, [[10, 20, 10, 20], [0, 0, 1, 1]])
     np.testing.assert_array_equal(wider.xywh_to_xyxy(xywh), xyxy)
+
+
+# Property-based: any boxes and attributes survive a write/read round trip exactly.
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_coord = st.integers(min_value=0, max_value=5000)
+_box = st.tuples(_coord, _coord, st.integers(0, 500), st.integers(0, 500)).map(
+    lambda t: [t[0], t[1], t[0] + t[2], t[1] + t[3]]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_box, max_size=20))
+def test_darkface_round_trip_property(tmp_path_factory, boxes):
+    path = tmp_path_factory.mktemp("df") / "x.txt"
+    darkface.write_label(path, np.asarray(boxes, dtype=float).reshape(-1, 4))
+    np.testing.assert_array_equal(darkface.read_label(path), np.asarray(boxes, dtype=float).reshape(-1, 4))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.lists(_box, max_size=6), st.integers(0, 2)), min_size=1, max_size=6))
+def test_wider_round_trip_property(tmp_path_factory, images):
+    records = [
+        wider.WiderRecord(f"0--Ev/img_{i}.jpg", wider.xyxy_to_xywh(np.asarray(b, float).reshape(-1, 4)),
+                          np.full((len(b), 6), blur, dtype=np.int64))
+        for i, (b, blur) in enumerate(images)
+    ]
+    path = wider.write_gt(tmp_path_factory.mktemp("w") / "gt.txt", records)
+    back = wider.read_gt(path)
+    assert len(back) == len(records)
+    for got, want in zip(back, records):
+        assert got.name == want.name
+        np.testing.assert_array_equal(wider.xywh_to_xyxy(got.boxes), wider.xywh_to_xyxy(want.boxes))
+        np.testing.assert_array_equal(got.attributes, want.attributes)
