@@ -298,6 +298,12 @@ def msr(cache: RetinexCache, p: MSRParams) -> np.ndarray:
     return _per_channel(cache, channel)
 
 
+def _beta_scale(p: MSRCRParams) -> float:
+    """β, where it can show: a per-channel stretch divides any uniform scale out again, so in
+    ``balance`` and ``auto`` modes β is left out rather than multiplied in and rounded away."""
+    return float(p.beta) if p.output == "canonical" else 1.0
+
+
 def msrcr(cache: RetinexCache, p: MSRCRParams) -> np.ndarray:
     """MSRCR; in ``auto`` mode the P&S clip points are found on R (the rule's scale), before C·R."""
     w = _weights(p)
@@ -307,7 +313,7 @@ def msrcr(cache: RetinexCache, p: MSRCRParams) -> np.ndarray:
         if p.output == "auto":
             stretch.auto_clip(r)
         restoration = cache.colour_restoration(c, p.alpha, out=scratch)
-        values = cv2.multiply(restoration, r, dst=r, scale=float(p.beta))
+        values = cv2.multiply(restoration, r, dst=r, scale=_beta_scale(p))
         if p.output == "auto":
             return stretch.minmax(values, lambda: cache.flat(c))
         return _stretch(values, p, lambda: cache.flat(c))
