@@ -119,3 +119,11 @@ def test_uint16_and_grey_files(tmp_path):
     done = _run(tmp_path / "deep.png", tmp_path / "grey.png", "-o", tmp_path / "out", "--quiet")
     assert done.returncode == 0, done.stderr
     assert read_image(tmp_path / "out" / "grey.png").shape == (30, 30, 3)
+
+
+def test_device_cpu_runs_the_torch_implementation(tmp_path, inputs):
+    root, images = inputs
+    done = _run(root / "x.png", "-o", tmp_path / "t", "--device", "cpu", "--quiet")
+    assert done.returncode == 0, done.stderr
+    diff = np.abs(read_image(tmp_path / "t" / "x.png").astype(int) - enhance(images["x.png"], MSRCRParams()))
+    assert diff.max() <= 1
