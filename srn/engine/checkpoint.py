@@ -1,0 +1,172 @@
+"""Detector checkpoints: the authors' ``SRN.pth`` and the project's own format with metadata.
+
+Only weights are ever unpickled (``torch.load(..., weights_only=True)``): a checkpoint from the
+internet cannot run code. Two layouts are read:
+
+* the authors' release: ``{"state_dict": {...}}`` (keys possibly prefixed ``module.`` by
+  DataParallel), written by torch 0.3 in the legacy non-zip format — the network's parameter
+  names are the authors', so no key mapping is needed;
+* the project's format: ``{"format": "darkface-srn", "version": 1, "state_dict": {...},
+  "metadata": {...}}`` where metadata holds the SRN config, backbone, training data summary,
+  enhancement, parent model, metrics and creation time (plain JSON-like values only).
+
+A bare state dict (all tensors) is accepted too. Every mismatch with the model — missing keys,
+unexpected keys, wrong shapes — is reported together in one ``CheckpointError``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import os
+import pickle
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from srn import __version__
+from srn.fileio import atomic_write_bytes
+
+FORMAT = "darkface-srn"
+VERSION = 1
+_MAX_LISTED = 12
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; ``str()`` starts with the file's path."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, message: str) -> None:
+        self.path = Path(path) if path is not None else None
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+@dataclass
+class CheckpointMetadata:
+    """What the project records about a model next to its weights."""
+
+    srn_config: dict[str, Any] = field(default_factory=dict)
+    training_data: dict[str, Any] = field(default_factory=dict)  # e.g. {"images": 812, "faces": 9301, "source": ...}
+    enhancement: dict[str, Any] | None = None  # MethodParams.to_dict() of the input enhancement, or None
+    parent: dict[str, Any] | None = None  # {"name": ..., "sha256": ...} of the model this one was fine-tuned from
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    software: str = f"darkface-studio {__version__}"
+    source_format: str = FORMAT  # "authors" when read from the released SRN.pth
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckpointMetadata:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """A zip archive (torch >= 1.6) or a pickle stream (the legacy format) — by the first bytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return head == b"PK" or head[:1] == b"\x80"
+
+
+def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
+    """Unpickle weights only; turn every failure into a ``CheckpointError`` naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(path, "no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(path, "is a folder, not a checkpoint file")
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(path, "cannot read checkpoint: not a PyTorch file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = next((line.strip() for line in str(exc).splitlines() if "Unsupported global" in line), "")
+        raise CheckpointError(
+            path, "contains Python objects other than weights; refusing to unpickle arbitrary objects"
+            + (f" ({reason})" if reason else "")
+        ) from None
+    except (EOFError, RuntimeError, ValueError, OSError) as exc:
+        raise CheckpointError(path, f"cannot read checkpoint (truncated or damaged): {exc}") from None
+
+
+def split_checkpoint(obj: Any, path: str | os.PathLike[str] | None = None) -> tuple[dict[str, torch.Tensor], CheckpointMetadata]:
+    """The state dict (``module.`` prefix removed) and metadata of any supported layout."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(path, f"expected a dict in the checkpoint, found {type(obj).__name__}")
+    if obj.get("format") == FORMAT:
+        if int(obj.get("version", 0)) > VERSION:
+            raise CheckpointError(path, f"checkpoint format version {obj['version']} is newer than this "
+                                        f"software understands ({VERSION}); update darkface-studio")
+        state, metadata = obj.get("state_dict"), CheckpointMetadata.from_dict(obj.get("metadata") or {})
+    elif "state_dict" in obj:
+        state, metadata = obj["state_dict"], CheckpointMetadata(source_format="authors")
+    elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        state, metadata = obj, CheckpointMetadata(source_format="state_dict")
+    else:
+        raise CheckpointError(path, f"no 'state_dict' in the checkpoint (top-level keys: {', '.join(map(str, list(obj)[:8]))})")
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(path, "'state_dict' is not a mapping of tensors")
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return dict(state), metadata
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_LISTED])
+    return shown + (f", … ({len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else "")
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], path=None) -> None:
+    """Raise one ``CheckpointError`` listing every missing, unexpected and wrongly shaped key."""
+    expected = model.state_dict()
+    missing = sorted(k for k in expected if k not in state)
+    unexpected = sorted(k for k in state if k not in expected)
+    shapes = sorted(
+        f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(v.shape)})"
+        for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)
+    )
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {_listing(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_listing(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatch(es): {_listing(shapes)}")
+    if problems:
+        raise CheckpointError(path, "does not fit the model: " + "; ".join(problems))
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> CheckpointMetadata:
+    """Load a checkpoint file into ``model`` strictly; returns its metadata."""
+    state, metadata = split_checkpoint(read_checkpoint_file(path), path)
+    check_state_dict(model, state, path)
+    model.load_state_dict(state, strict=True)
+    return metadata
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, metadata: CheckpointMetadata) -> str:
+    """Write the project's checkpoint format atomically; returns the file's sha256."""
+    if not metadata.created:
+        metadata.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": asdict(metadata),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
