@@ -115,3 +115,16 @@ def test_wider_round_trip_property(tmp_path_factory, images):
         assert got.name == want.name
         np.testing.assert_array_equal(wider.xywh_to_xyxy(got.boxes), wider.xywh_to_xyxy(want.boxes))
         np.testing.assert_array_equal(got.attributes, want.attributes)
+
+
+def test_wider_prediction_file_layout(tmp_path):
+    boxes = np.array([[10, 20, 19, 39], [0.5, 1, 4.5, 9]])
+    path = wider.write_prediction(tmp_path, "3--Riot/3_Riot_1.jpg", boxes, np.array([0.9, 0.25]))
+    assert path == tmp_path / "3--Riot" / "3_Riot_1.txt"
+    assert path.read_text().splitlines() == ["3_Riot_1", "2", "10.0 20.0 10.0 20.0 0.9000", "0.5 1.0 5.0 9.0 0.2500"]
+
+
+def test_darkface_submission_has_no_header(tmp_path):
+    path = darkface.write_submission(tmp_path / "12.txt", np.array([[1, 2, 3, 4]]), np.array([0.5]))
+    assert path.read_text() == "1.0 2.0 3.0 4.0 0.5000\n"
+    assert darkface.write_submission(tmp_path / "13.txt", np.zeros((0, 4)), np.zeros(0)).read_text() == ""

@@ -56,3 +56,14 @@ def format_label(boxes: np.ndarray) -> str:
 def write_label(path: str | os.PathLike[str], boxes: np.ndarray) -> Path:
     """Write a DARK FACE label file atomically."""
     return atomic_write_text(path, format_label(boxes))
+
+
+def format_submission(boxes: np.ndarray, scores: np.ndarray) -> str:
+    """A DARK FACE submission file: ``x1 y1 x2 y2 score`` per line, no header."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return "".join(f"{x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f} {s:.4f}\n" for (x1, y1, x2, y2), s in zip(boxes, np.asarray(scores)))
+
+
+def write_submission(path: str | os.PathLike[str], boxes: np.ndarray, scores: np.ndarray) -> Path:
+    """Write one image's DARK FACE submission file atomically."""
+    return atomic_write_text(path, format_submission(boxes, scores))

@@ -110,3 +110,22 @@ def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
     """WIDER ``x1 y1 w h`` -> inclusive pixel extents ``x1 y1 x2 y2``."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2] - 1, b[:, 1] + b[:, 3] - 1], axis=1)
+
+
+def format_prediction(name: str, boxes_xyxy: np.ndarray, scores: np.ndarray) -> str:
+    """The text of one WIDER FACE prediction file: image name (no extension), count, then
+    ``x y w h score`` lines with inclusive widths (as the authors' test script writes them)."""
+    xywh = xyxy_to_xywh(boxes_xyxy)
+    lines = [name, str(len(xywh))]
+    lines += [f"{x:.1f} {y:.1f} {w:.1f} {h:.1f} {s:.4f}" for (x, y, w, h), s in zip(xywh, np.asarray(scores))]
+    return "\n".join(lines) + "\n"
+
+
+def write_prediction(root: str | os.PathLike[str], image_name: str, boxes_xyxy: np.ndarray, scores: np.ndarray) -> Path:
+    """Write ``<root>/<event>/<image>.txt`` for ``image_name`` = ``"<event>/<image>.jpg"`` (atomically).
+
+    Images outside an event folder go to ``<root>/<image>.txt``.
+    """
+    rel = Path(image_name)
+    target = Path(root) / rel.parent / f"{rel.stem}.txt"
+    return atomic_write_text(target, format_prediction(rel.stem, boxes_xyxy, scores))
