@@ -136,6 +136,80 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _image_inputs(inputs: list[str]) -> list[tuple[Path, str]]:
+    """(file, name relative to its input folder) for image files and folders (recursive)."""
+    from srn.imageio import IMAGE_EXTENSIONS
+
+    found: list[tuple[Path, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            found += [(f, f.relative_to(path).as_posix()) for f in files]
+        elif path.exists():
+            found.append((path, path.name))
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return found
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from srn.engine.checkpoint import CheckpointError
+    from srn.engine.detector import Detector
+    from srn.engine.device import DeviceError
+    from srn.formats import darkface, wider
+    from srn.fileio import atomic_write_text
+
+    try:
+        inputs = _image_inputs(args.inputs)
+        enhance = None
+        if args.enhance:
+            from srn.enhance import get_method
+
+            enhance = get_method(args.enhance).params_type()
+        detector = Detector.from_checkpoint(args.weights, device=args.device, precision=args.precision)
+    except (FileNotFoundError, CheckpointError, DeviceError, ValueError) as exc:
+        print(f"srn detect: {exc}", file=sys.stderr)
+        return 2
+    if not inputs:
+        print("srn detect: no images found in the inputs", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    names = dict(inputs)
+    mode = "multiscale" if args.multiscale else "single"
+    print(f"srn detect: {len(inputs)} images, {mode}, on {detector.device_name}", file=sys.stderr)
+    records, failed, faces = [], [], 0
+    results = detector.detect_files([p for p, _ in inputs], enhance=enhance, mode=mode, max_size=args.max_size)
+    for done, result in enumerate(results, start=1):
+        _progress(done, len(inputs), result.path.name, args.quiet)
+        if result.error:
+            failed.append(result.error)
+            continue
+        det = result.detections
+        boxes, scores = det.boxes.cpu().numpy(), det.scores.cpu().numpy()
+        keep = scores >= args.min_score
+        boxes, scores = boxes[keep], scores[keep]
+        faces += len(scores)
+        name = names[result.path]
+        if args.format == "wider":
+            wider.write_prediction(out, name, boxes, scores)
+        elif args.format == "darkface":
+            darkface.write_submission(out / f"{Path(name).stem}.txt", boxes, scores)
+        else:
+            records.append({
+                "file": name, "height": result.size[0], "width": result.size[1],
+                "boxes": [[round(float(v), 2) for v in b] + [round(float(s), 5)] for b, s in zip(boxes, scores)],
+            })
+    if args.format == "json":
+        payload = {"device": detector.device_name, "mode": mode, "weights": str(args.weights), "images": records}
+        atomic_write_text(out / "detections.json", json.dumps(payload, indent=1) + "\n")
+    for message in failed:
+        print(f"srn detect: skipped {message}", file=sys.stderr)
+    print(f"detected {faces} faces in {len(inputs) - len(failed)} of {len(inputs)} images into {out} ({args.format})"
+          + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srn", description="DarkFace Studio ML command line (SRN face detector).")
     parser.add_argument("--version", action="version", version=f"srn {__version__}")
@@ -184,6 +258,29 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
     enh.add_argument("--quiet", action="store_true", help="no progress bar")
     enh.set_defaults(func=_cmd_enhance)
+
+    det = sub.add_parser(
+        "detect",
+        help="detect faces with an SRN model",
+        description=(
+            "Detect faces in image files and folders (searched recursively) with SRN weights (the "
+            "authors' SRN.pth or a project checkpoint). Unreadable images are reported and skipped; "
+            "the exit status is 1 if any failed, 2 for a usage error."
+        ),
+    )
+    det.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS")
+    det.add_argument("--weights", required=True, metavar="W", help="checkpoint file")
+    det.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    det.add_argument("--format", choices=["wider", "darkface", "json"], default="json",
+                     help="wider: <event>/<image>.txt; darkface: <id>.txt; json: detections.json (default)")
+    det.add_argument("--enhance", choices=list(METHODS), help="enhance images before the network (e.g. msrcr)")
+    det.add_argument("--multiscale", action="store_true", help="the authors' multi-scale test with box voting")
+    det.add_argument("--max-size", type=int, default=1400, help="multi-scale pixel budget side (default: 1400)")
+    det.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available)")
+    det.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
+    det.add_argument("--min-score", type=float, default=0.0, help="drop detections below this score")
+    det.add_argument("--quiet", action="store_true", help="no progress bar")
+    det.set_defaults(func=_cmd_detect)
     return parser
 
 
