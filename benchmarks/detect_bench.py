@@ -1,13 +1,16 @@
-"""SRN inference speed: our selective computation vs the naive one vs torchvision's RetinaNet.
+"""SRN inference speed: our computation vs the authors' naive one vs torchvision's RetinaNet.
 
     python benchmarks/detect_bench.py [--repeat 3] [--device cpu] [--skip-multiscale]
                                       [--precision fp16 --batch 8]    # on a GPU
 
 Same random weights (seeded), same synthetic 1080×720 night image, one run. Prints median
-seconds per image for: our single-scale detector (first-step subnets only where SRN uses them),
-the same network computed naively (every subnet on every level, as the authors' code does),
-torchvision's RetinaNet-R50-FPN, the ratios, the share of post-processing, whether the two SRN
-computations give identical detections, and the multi-scale time at --max-size.
+seconds per image for:
+  * ours: the Detector's default — first-step subnets only where SRN uses them (selective),
+    channels_last memory format;
+  * naive: every subnet on every level in NCHW, as the authors' code computes it;
+  * ours in NCHW (to separate the two speed-ups) and torchvision's RetinaNet-R50-FPN;
+plus the ratios, the share of pre- and post-processing, how far our detections are from the
+naive ones, and the multi-scale time at --max-size.
 Goals (issue 4): CPU ≥ 1.3× faster than naive with identical detections, post-processing < 5 %;
 CUDA fp16 batch 8 ≥ 100 images/s on an H100-class GPU.
 """
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 
 from srn.data.synth import SynthConfig, make_sample
+from srn.engine import postprocess
 from srn.engine.detector import Detector
 from srn.model.config import SRNConfig
 from srn.model.srn_net import SRN
@@ -38,6 +42,18 @@ def timed(fn, repeat: int, sync) -> float:
     return float(np.median(times))
 
 
+def compare(a, b) -> str:
+    """How two detection lists differ: box counts and the largest coordinate/score difference."""
+    worst_box = worst_score = 0.0
+    for x, y in zip(a, b):
+        if len(x.scores) != len(y.scores):
+            return f"different box counts ({len(x.scores)} vs {len(y.scores)})"
+        if len(x.scores):
+            worst_box = max(worst_box, float((x.boxes - y.boxes).abs().max()))
+            worst_score = max(worst_score, float((x.scores - y.scores).abs().max()))
+    return f"same {len(a[0].scores)} boxes, max |Δ| {worst_box:.2e} px, {worst_score:.2e} in score"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -51,37 +67,57 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    detector = Detector(SRN(SRNConfig(backbone=args.backbone)), device=args.device, precision=args.precision)
+    model = SRN(SRNConfig(backbone=args.backbone))
+    with torch.no_grad():  # a classifier that fires, so post-processing has real work to do
+        model.cls_subnet_pred.bias.fill_(0.0)
+    detector = Detector(model, device=args.device, precision=args.precision)
     sync = torch.cuda.synchronize if detector.device.type == "cuda" else (lambda: None)
     image = make_sample(0, 1, SynthConfig(width=1080, height=720)).night
     images = [image] * args.batch
+    per_image = lambda fn: timed(fn, args.repeat, sync) / args.batch  # noqa: E731
     print(f"device {detector.device_name}, backbone {args.backbone}, precision {args.precision}, batch {args.batch}")
 
-    detector.compute = "selective"
-    ours_dets = detector.detect(images, batch_size=args.batch)
-    ours = timed(lambda: detector.detect(images, batch_size=args.batch), args.repeat, sync) / args.batch
-    detector.compute = "naive"
-    naive_dets = detector.detect(images, batch_size=args.batch)
-    naive = timed(lambda: detector.detect(images, batch_size=args.batch), args.repeat, sync) / args.batch
-    detector.compute = "selective"
-    identical = all(
-        torch.equal(a.boxes, b.boxes) and torch.equal(a.scores, b.scores) for a, b in zip(ours_dets, naive_dets)
-    )
+    def run():
+        return detector.detect(images, batch_size=args.batch)
 
-    # Post-processing share: time the network alone on the same batch.
-    batch = detector._to_tensor(images)
+    ours_dets = run()
+    ours = per_image(run)
 
-    def network_only():
+    # Stages of our pass: preprocessing, network, post-processing (each timed alone).
+    batch = detector._to_tensor(images).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        output = detector.model(batch)
+    anchors = detector._anchors_for([lv.size for lv in output.levels])
+
+    def network():
         with torch.inference_mode():
-            detector.model(batch, compute="selective")
+            detector.model(batch)
 
-    net = timed(network_only, args.repeat, sync) / args.batch
-    post_share = max(0.0, ours - net) / ours
+    def post():
+        with torch.inference_mode():
+            postprocess.detect_boxes(output, anchors, detector.inference, [image.shape[:2]] * args.batch,
+                                     config=detector.config)
 
-    print(f"SRN single-scale (selective)  {ours:8.3f} s/image  ({1 / ours:7.2f} images/s)")
-    print(f"SRN naive (authors' compute)  {naive:8.3f} s/image  -> ours is {naive / ours:.2f}x faster; "
-          f"identical detections: {identical} ({len(ours_dets[0].scores)} boxes)")
-    print(f"network alone                 {net:8.3f} s/image  -> post-processing {100 * post_share:.1f} % of the total")
+    pre_t = per_image(lambda: detector._to_tensor(images))
+    net_t = per_image(network)
+    post_t = per_image(post)
+
+    detector.set_channels_last(False)
+    nchw = per_image(run)
+    nchw_dets = run()
+    detector.compute = "naive"
+    naive_dets = run()
+    naive = per_image(run)
+    detector.compute = "selective"
+    detector.set_channels_last(True)
+
+    print(f"ours (selective, channels_last) {ours:8.3f} s/image ({1 / ours:7.2f} images/s)")
+    print(f"naive (authors' compute, NCHW)  {naive:8.3f} s/image -> ours is {naive / ours:.2f}x faster")
+    print(f"ours in NCHW                    {nchw:8.3f} s/image -> selective alone {naive / nchw:.2f}x")
+    print(f"detections, ours-NCHW vs naive: {compare(nchw_dets, naive_dets)}")
+    print(f"detections, ours vs naive:      {compare(ours_dets, naive_dets)}")
+    print(f"stages: preprocess {1000 * pre_t:.1f} ms, network {net_t:.3f} s, post-processing "
+          f"{1000 * post_t:.1f} ms -> pre+post {100 * (pre_t + post_t) / ours:.2f} % of the total")
 
     if not args.skip_retinanet:
         from torchvision.models.detection import retinanet_resnet50_fpn
@@ -94,12 +130,12 @@ def main() -> None:
             with torch.inference_mode():
                 retina(tensors)
 
-        rt = timed(run_retina, args.repeat, sync) / args.batch
-        print(f"torchvision RetinaNet-R50-FPN {rt:8.3f} s/image  -> ours / RetinaNet time ratio {ours / rt:.2f}")
+        rt = per_image(run_retina)
+        print(f"torchvision RetinaNet-R50-FPN   {rt:8.3f} s/image -> ours / RetinaNet time ratio {ours / rt:.2f}")
 
     if not args.skip_multiscale:
         ms = timed(lambda: detector.detect([image], mode="multiscale", max_size=args.max_size), 1, sync)
-        print(f"SRN multi-scale (max_size {args.max_size})  {ms:8.3f} s/image ({ms / ours:.1f}x single-scale)")
+        print(f"multi-scale (max_size {args.max_size})     {ms:8.3f} s/image ({ms / ours:.1f}x single-scale)")
 
 
 if __name__ == "__main__":

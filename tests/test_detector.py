@@ -70,6 +70,15 @@ def test_selective_and_naive_computation_give_identical_detections(model, images
     assert _same(selective, naive)
 
 
+def test_channels_last_matches_nchw(model, images):
+    detector = Detector(model, device="cpu", channels_last=True)
+    fast = detector.detect(images[0])[0]
+    detector.set_channels_last(False)
+    plain = detector.detect(images[0])[0]
+    assert len(fast.scores) == len(plain.scores)
+    assert torch.allclose(fast.boxes, plain.boxes, atol=1e-3) and torch.allclose(fast.scores, plain.scores, atol=1e-5)
+
+
 def test_multiscale_small_and_large_branches(model, images):
     detector = Detector(model, device="cpu")
     small = detector.detect(images[0], mode="multiscale", max_size=160)[0]  # 96×128 < 160²: upscales
