@@ -195,3 +195,20 @@ def test_cli_detect_formats_and_failures(tmp_path, model, images):
 
     done = _cli(root, "--weights", tmp_path / "missing.pt", "--out", tmp_path / "x")
     assert done.returncode == 2 and "no such checkpoint file" in done.stderr
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+@cuda
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
+def test_cuda_matches_cpu_fp32(model, images, precision):
+    """Run on a GPU machine: CUDA output (any precision) against the CPU fp32 reference."""
+    reference = Detector(model, device="cpu", channels_last=False).detect(images[0])[0]
+    got = Detector(model, device="cuda", precision=precision).detect(images[0])[0]
+    from torchvision.ops import box_iou
+
+    assert abs(len(reference.scores) - len(got.scores)) <= max(2, len(reference.scores) // 10)
+    top = reference.boxes[:20]
+    best = box_iou(top, got.boxes.cpu()).max(dim=1).values  # each reference box has a twin
+    assert (best > {"fp32": 0.99, "fp16": 0.95, "bf16": 0.9}[precision]).all()

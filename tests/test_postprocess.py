@@ -411,3 +411,18 @@ def test_clip_boxes_to_last_pixel():
     clipped = clip_boxes(boxes, height=60, width=120)
     torch.testing.assert_close(clipped, torch.tensor([[0.0, 0.0, 119.0, 59.0], [10.0, 10.0, 20.0, 20.0]]))
     assert boxes[0, 0].item() == -5.0  # input untouched
+
+
+def test_chunked_nms_with_early_stop_equals_full_greedy_nms():
+    """The max_keep path must keep exactly what full NMS keeps first."""
+    from srn.engine.postprocess import NMS_CHUNK, nms_plus_one
+
+    gen = torch.Generator().manual_seed(0)
+    n = 3 * NMS_CHUNK + 123
+    xy = torch.rand(n, 2, generator=gen) * 300
+    wh = torch.rand(n, 2, generator=gen) * 40 + 4
+    boxes = torch.cat([xy, xy + wh], dim=1)
+    scores = torch.rand(n, generator=gen)
+    full = nms_plus_one(boxes, scores, 0.4)
+    for max_keep in (10, 750, len(full), n):
+        assert torch.equal(nms_plus_one(boxes, scores, 0.4, max_keep=max_keep), full[:max_keep])

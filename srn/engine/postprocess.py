@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torchvision.ops import nms
+from torchvision.ops import box_iou, nms
 
 from srn.model.box_coding import decode
 from srn.model.config import InferenceConfig, SRNConfig
@@ -121,13 +121,21 @@ def box_iou_plus_one(a: Tensor, b: Tensor) -> Tensor:
     return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
-def nms_plus_one(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+NMS_CHUNK = 2048
+
+
+def nms_plus_one(boxes: Tensor, scores: Tensor, iou_threshold: float, max_keep: int | None = None) -> Tensor:
     """Greedy NMS with the inclusive "+1" IoU (py-faster-rcnn's kernel, as the authors use).
 
     torchvision's ``nms`` uses exclusive areas; shifting x2 and y2 by +1 makes its
     intersection ``min(x2) − max(x1) + 1`` and areas ``(x2 − x1 + 1)(y2 − y1 + 1)`` — exactly the
     inclusive IoU. Suppression is strict (IoU > threshold) in both. Returns kept indices in
-    decreasing score order (torchvision sorts by score itself).
+    decreasing score order.
+
+    With ``max_keep``, the boxes are processed in score-ordered chunks and the work stops once
+    ``max_keep`` boxes are kept. That is exactly greedy NMS (a box's fate depends only on the
+    boxes before it), but costs O(max_keep · n) instead of O(n²): with every anchor firing, a
+    1080×720 image has ~20,000 candidates and full NMS took 0.6 s of a 4.7 s pass on 2 cores.
     """
     if boxes.shape[0] == 0:
         return torch.zeros((0,), dtype=torch.long, device=boxes.device)
@@ -136,7 +144,22 @@ def nms_plus_one(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     # The authors' kernel compares in float32: round the threshold to the boxes' precision so
     # that an IoU equal to it (e.g. 0.4f) is not suppressed by a float64 comparison.
     threshold = float(torch.tensor(float(iou_threshold), dtype=boxes.dtype))
-    return nms(shifted, scores, threshold)
+    if max_keep is None or boxes.shape[0] <= NMS_CHUNK:
+        keep = nms(shifted, scores, threshold)
+        return keep if max_keep is None else keep[:max_keep]
+    order = torch.sort(scores, descending=True, stable=True).indices
+    kept = torch.zeros((0,), dtype=torch.long, device=boxes.device)
+    for start in range(0, order.numel(), NMS_CHUNK):
+        chunk = order[start : start + NMS_CHUNK]
+        if kept.numel():  # drop what the boxes kept so far suppress
+            overlap = box_iou(shifted[kept], shifted[chunk])
+            chunk = chunk[(overlap > threshold).any(dim=0).logical_not()]
+        if chunk.numel():
+            local = nms(shifted[chunk], scores[chunk], threshold)
+            kept = torch.cat([kept, chunk[local]])
+        if kept.numel() >= max_keep:
+            break
+    return kept[:max_keep]
 
 
 # ------------------------------------------------------------------------------ detect_boxes
@@ -240,7 +263,7 @@ def detect_boxes(
     results = []
     for b in range(n):
         mine = (img == b).nonzero(as_tuple=True)[0]
-        keep = nms_plus_one(boxes_all[mine], scores_all[mine], cfg.nms_iou)[: cfg.keep_top_k]
+        keep = nms_plus_one(boxes_all[mine], scores_all[mine], cfg.nms_iou, max_keep=cfg.keep_top_k)
         # nms returns decreasing scores: the authors' final "top keep_top_k by score" is a no-op.
         det = Detections(boxes_all[mine[keep]], scores_all[mine[keep]], levels_all[mine[keep]])
         if clip:
