@@ -119,9 +119,10 @@ class Detector:
     @torch.inference_mode()
     def _forward(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """One pass over equally sized uint8 RGB images."""
-        batch = self._to_tensor(images)
-        if self.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
+        # The HWC → CHW permute leaves NHWC strides; make the layout the one asked for (a
+        # channels_last input makes every conv after it run channels_last, whatever the weights).
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        batch = self._to_tensor(images).contiguous(memory_format=fmt)
         dtype = PRECISIONS[self.precision]
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             output = self.model(batch, compute=self.compute)
