@@ -136,23 +136,6 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def _image_inputs(inputs: list[str]) -> list[tuple[Path, str]]:
-    """(file, name relative to its input folder) for image files and folders (recursive)."""
-    from srn.imageio import IMAGE_EXTENSIONS
-
-    found: list[tuple[Path, str]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-            found += [(f, f.relative_to(path).as_posix()) for f in files]
-        elif path.exists():
-            found.append((path, path.name))
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    return found
-
-
 def _cmd_detect(args: argparse.Namespace) -> int:
     from srn.engine.checkpoint import CheckpointError
     from srn.engine.detector import Detector
@@ -161,7 +144,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from srn.fileio import atomic_write_text
 
     try:
-        inputs = _image_inputs(args.inputs)
+        from srn.imageio import find_images
+
+        inputs = [(path, rel.as_posix()) for path, rel in find_images(args.inputs)]
         enhance = None
         if args.enhance:
             from srn.enhance import get_method

@@ -18,6 +18,23 @@ from srn.fileio import atomic_write_bytes
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
+def find_images(inputs) -> list[tuple[Path, Path]]:
+    """(file, path relative to its input) for image files and folders (searched recursively,
+    sorted); a file given directly is relative to its own folder. Raises ``FileNotFoundError``
+    for a missing input."""
+    found: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            found += [(f, f.relative_to(path)) for f in files]
+        elif path.exists():
+            found.append((path, Path(path.name)))
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return found
+
+
 class ImageReadError(OSError):
     """An image file that cannot be read; ``str()`` is ``path: reason``."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from srn.enhance import enhance
 from srn.enhance.image_input import DEFAULT_MAX_PIXELS, ImageInputError
 from srn.enhance.params import MethodParams
-from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image, write_image
+from srn.imageio import ImageReadError, find_images, read_image, write_image
 
 
 @dataclass
@@ -30,16 +30,7 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: Path, ext: s
     Raises ``FileNotFoundError`` for a missing input and ``ValueError`` when two inputs would
     write the same output file.
     """
-    pairs: list[tuple[Path, Path]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-            pairs += [(f, out_dir / f.relative_to(path)) for f in files]
-        elif path.exists():
-            pairs.append((path, out_dir / path.name))
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
+    pairs = [(src, out_dir / rel) for src, rel in find_images(inputs)]
     if ext is not None:
         pairs = [(src, dst.with_suffix(ext)) for src, dst in pairs]
     seen: dict[Path, Path] = {}

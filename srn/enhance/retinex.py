@@ -63,10 +63,9 @@ def _weights(p: MethodParams) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True)
-class MSRParams(MethodParams):
-    """Multi-scale Retinex without colour restoration."""
+class _StretchedRetinexParams(MethodParams):
+    """Fields shared by MSR and MSRCR: scales, weights, the output stretch and its parameters."""
 
-    method = "msr"
     mode_field = "output"
     sigmas: tuple[float, ...] = param((15.0, 80.0, 250.0), SIGMAS)
     weights: tuple[float, ...] | None = param(None)
@@ -81,16 +80,17 @@ class MSRParams(MethodParams):
 
 
 @dataclass(frozen=True)
-class MSRCRParams(MethodParams):
+class MSRParams(_StretchedRetinexParams):
+    """Multi-scale Retinex without colour restoration."""
+
+    method = "msr"
+
+
+@dataclass(frozen=True)
+class MSRCRParams(_StretchedRetinexParams):
     """Multi-scale Retinex with colour restoration (defaults of the widely used implementations)."""
 
     method = "msrcr"
-    mode_field = "output"
-    sigmas: tuple[float, ...] = param((15.0, 80.0, 250.0), SIGMAS)
-    weights: tuple[float, ...] | None = param(None)
-    output: str = param("balance", OUTPUT)
-    low_clip: float = param(1.0, LOW_CLIP)
-    high_clip: float = param(1.0, HIGH_CLIP)
     alpha: float = param(
         125.0, ParamSpec("alpha", "Colour restoration α", minimum=1.0, maximum=1000.0, log_scale=True,
                          help="strength of the non-linearity in the colour restoration")
@@ -100,11 +100,6 @@ class MSRCRParams(MethodParams):
         46.0, ParamSpec("beta", "Colour restoration β", minimum=0.01, maximum=500.0, log_scale=True,
                         modes=frozenset({"canonical"}))
     )
-    gain: float = param(192.0, GAIN)
-    offset: float = param(-30.0, OFFSET)
-
-    def validate(self) -> None:
-        _check_retinex(self)
 
 
 @dataclass(frozen=True)
