@@ -266,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--min-score", type=float, default=0.0, help="drop detections below this score")
     det.add_argument("--quiet", action="store_true", help="no progress bar")
     det.set_defaults(func=_cmd_detect)
+
+    from srn.commands import convert, evaluate
+
+    convert.add_parser(sub)
+    evaluate.add_parser(sub)
     return parser
 
 

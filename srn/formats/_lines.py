@@ -1,21 +1,30 @@
-"""Shared helpers for strict, line-numbered parsing of whitespace-separated number files."""
+"""Shared helpers for strict, line-numbered parsing of whitespace-separated number files.
+
+Parsing stays in plain Python (``str.split`` + ``float``) per line and builds numpy arrays once per
+file or image: a numpy call per line would dominate the time of the large ground-truth files.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 from srn.formats.errors import FormatError
 
 
 def parse_numbers(path: Path, lineno: int, text: str, count: int, what: str) -> list[float]:
-    """Parse exactly ``count`` numbers from one line, or raise a ``FormatError`` saying what was found."""
+    """Parse exactly ``count`` finite numbers from one line, or raise a ``FormatError`` saying what was found."""
     fields = text.split()
     if len(fields) != count:
         raise FormatError(path, lineno, f"expected {count} numbers ({what}), found {len(fields)}: {text.strip()!r}")
     try:
-        return [float(f) for f in fields]
+        values = [float(f) for f in fields]
     except ValueError:
         raise FormatError(path, lineno, f"expected numbers ({what}), found {text.strip()!r}") from None
+    if not all(map(math.isfinite, values)):
+        raise FormatError(path, lineno, f"expected finite numbers ({what}), found {text.strip()!r}")
+    return values
 
 
 def parse_count(path: Path, lineno: int, text: str, what: str) -> int:
@@ -29,3 +38,23 @@ def parse_count(path: Path, lineno: int, text: str, what: str) -> int:
 def format_number(value: float) -> str:
     """Integers print without a decimal point; other values with up to 6 significant decimals."""
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+
+
+def read_lines(path: str | os.PathLike[str], what: str) -> list[str]:
+    """The lines of a small UTF-8 text file without trailing blank lines (common in hand-edited files).
+
+    A missing file raises ``FileNotFoundError``; a binary file a ``FormatError`` naming ``what`` was expected.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise FormatError(path, None, f"not a UTF-8 text file ({what} expected)") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders ``2`` before ``10`` (DARK FACE ids are numbers)."""
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)

@@ -1,20 +1,38 @@
-"""DARK FACE labels: ``label/<id>.txt`` holds the face count, then one ``x1 y1 x2 y2`` line per face.
+"""DARK FACE labels and submissions.
 
-Coordinates are inclusive pixel extents (a face covering columns 10..19 is ``10 .. 19``, 10 px wide).
-Images live beside the labels as ``image/<id>.png``. This is the minimal reader/writer that the
-synthetic data and the first app need; the formats issue extends it (submissions, validation).
+Labels
+    ``label/<id>.txt`` holds the face count, then one ``x1 y1 x2 y2`` line per face. Images live
+    beside the labels as ``image/<id>.png``.
+Submissions
+    ``<id>.txt`` per image with one ``x1 y1 x2 y2 score`` line per detection and no header (an image
+    without detections has an empty file).
+
+Pixel convention
+    Coordinates are 0-based *inclusive* pixel extents: a face covering columns 10..19 is written
+    ``10 .. 19`` and is 10 px wide (``x2 - x1 + 1``), the same convention as WIDER FACE's
+    ``x1 y1 w h`` (``wider.xyxy_to_xywh`` converts). ``x2 < x1`` or ``y2 < y1`` is an error.
+
+Readers raise ``FormatError`` (``file:line: ...``) and return complete results or nothing.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from srn.fileio import atomic_write_text
-from srn.formats._lines import format_number, parse_count, parse_numbers
+from srn.formats._lines import format_number, natural_key, parse_count, parse_numbers, read_lines
 from srn.formats.errors import FormatError
+
+
+def _check_inverted(path: Path, first_line: int, boxes: np.ndarray, lines: list[str]) -> None:
+    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise FormatError(path, first_line + row, f"inverted box: x2 < x1 or y2 < y1 in {lines[row].strip()!r}")
 
 
 def read_label(path: str | os.PathLike[str]) -> np.ndarray:
@@ -24,25 +42,15 @@ def read_label(path: str | os.PathLike[str]) -> np.ndarray:
     an inverted box, or a count that does not match the number of box lines.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise FormatError(path, None, "not a text file (DARK FACE label expected)") from None
-    # Trailing blank lines are common in hand-edited files; blank lines elsewhere are errors.
-    while lines and not lines[-1].strip():
-        lines.pop()
+    lines = read_lines(path, "DARK FACE label")
     if not lines:
         raise FormatError(path, 1, "empty file: expected the face count on the first line")
     count = parse_count(path, 1, lines[0], "number of faces")
     if len(lines) - 1 != count:
         raise FormatError(path, 1, f"the count says {count} faces but {len(lines) - 1} box lines follow")
-    boxes = np.zeros((count, 4), dtype=np.float64)
-    for i, text in enumerate(lines[1:]):
-        lineno = i + 2
-        x1, y1, x2, y2 = parse_numbers(path, lineno, text, 4, "x1 y1 x2 y2")
-        if x2 < x1 or y2 < y1:
-            raise FormatError(path, lineno, f"inverted box: x2 < x1 or y2 < y1 in {text.strip()!r}")
-        boxes[i] = (x1, y1, x2, y2)
+    rows = [parse_numbers(path, i, text, 4, "x1 y1 x2 y2") for i, text in enumerate(lines[1:], start=2)]
+    boxes = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    _check_inverted(path, 2, boxes, lines[1:])
     return boxes
 
 
@@ -58,12 +66,65 @@ def write_label(path: str | os.PathLike[str], boxes: np.ndarray) -> Path:
     return atomic_write_text(path, format_label(boxes))
 
 
+def _txt_files(folder: Path, what: str) -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder ({what} expected)")
+    files = [p for p in folder.glob("*.txt") if p.is_file() and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: natural_key(p.stem))
+
+
+def read_labels_folder(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read every ``<id>.txt`` label of a folder: ``{id: boxes}`` in id order (2 before 10).
+
+    All files or a ``FormatError`` naming the first bad file and line.
+    """
+    return {p.stem: read_label(p) for p in _txt_files(Path(folder), "DARK FACE labels")}
+
+
+def write_labels_folder(folder: str | os.PathLike[str], labels: Mapping[str, np.ndarray]) -> list[Path]:
+    """Write ``{id: boxes}`` as ``<folder>/<id>.txt`` label files (each atomically)."""
+    return [write_label(Path(folder) / f"{stem}.txt", boxes) for stem, boxes in labels.items()]
+
+
 def format_submission(boxes: np.ndarray, scores: np.ndarray) -> str:
     """A DARK FACE submission file: ``x1 y1 x2 y2 score`` per line, no header."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return "".join(f"{x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f} {s:.4f}\n" for (x1, y1, x2, y2), s in zip(boxes, np.asarray(scores)))
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(scores) != len(boxes):
+        raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
+    return "".join(f"{x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f} {s:.4f}\n" for (x1, y1, x2, y2), s in zip(boxes, scores))
 
 
 def write_submission(path: str | os.PathLike[str], boxes: np.ndarray, scores: np.ndarray) -> Path:
     """Write one image's DARK FACE submission file atomically."""
     return atomic_write_text(path, format_submission(boxes, scores))
+
+
+def read_submission(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read one submission file -> (boxes (K, 4) ``x1 y1 x2 y2``, scores (K,)), float64.
+
+    An empty file is an image without detections. A header line (a count) is an error: DARK FACE
+    submissions have none.
+    """
+    path = Path(path)
+    lines = read_lines(path, "DARK FACE submission")
+    rows = []
+    for i, text in enumerate(lines, start=1):
+        if i == 1 and text.strip().isdigit():
+            raise FormatError(path, 1, f"expected 5 numbers (x1 y1 x2 y2 score), found the count line {text.strip()!r} "
+                                       "(DARK FACE submissions have no header)")
+        rows.append(parse_numbers(path, i, text, 5, "x1 y1 x2 y2 score"))
+    data = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    _check_inverted(path, 1, data[:, :4], lines)
+    return data[:, :4].copy(), data[:, 4].copy()
+
+
+def read_submissions_folder(folder: str | os.PathLike[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Read every ``<id>.txt`` submission of a folder: ``{id: (boxes, scores)}`` in id order."""
+    return {p.stem: read_submission(p) for p in _txt_files(Path(folder), "DARK FACE submissions")}
+
+
+def write_submissions_folder(folder: str | os.PathLike[str],
+                             submissions: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[Path]:
+    """Write ``{id: (boxes, scores)}`` as ``<folder>/<id>.txt`` submission files (each atomically)."""
+    return [write_submission(Path(folder) / f"{stem}.txt", b, s) for stem, (b, s) in submissions.items()]
