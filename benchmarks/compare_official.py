@@ -1,14 +1,19 @@
-"""Check ``srn eval --protocol darkface`` against the official DARK FACE MATLAB code under Octave.
+"""Check ``srn eval`` against the official WIDER FACE / DARK FACE MATLAB code under Octave.
 
-    python benchmarks/compare_official.py --tools DIR [--cases 30] [--seed 0]
+    python benchmarks/compare_official.py --protocol darkface --tools DIR [--cases 30] [--seed 0]
+    python benchmarks/compare_official.py --protocol wider --tools DIR [--cases 10]
 
-DIR is a checkout of the official DARK FACE evaluation tools (github Ir1d/DARKFACE_eval_tools:
-``evaluation.m``, ``norm_score.m``, ``utils/VOCap.m``) plus the ``boxoverlap.m`` of the WIDER
-FACE eval tools; none of that code is part of this project. Needs ``octave`` on the PATH.
-For each random case (images with 0–6 faces, jittered true detections, false alarms, tied and
-negative scores, face-free images, images without predictions) the official pipeline runs as
-``df_eval.m`` chains it — predictions sorted by score (``read_pred``), ``norm_score``,
-``evaluation``, ``VOCap(recall, precision)`` — and the AP is compared with ours.
+DIR is a checkout of the official evaluation tools — DARK FACE: github Ir1d/DARKFACE_eval_tools
+(``evaluation.m``, ``norm_score.m``, ``utils/VOCap.m``); WIDER FACE: the ``eval_tools`` folder
+of the WIDER FACE site (``evaluation.m``, ``norm_score.m``, ``VOCap.m``) — plus ``boxoverlap.m``
+(shipped with the WIDER tools). None of that code is part of this project. Needs ``octave``;
+Octave cannot write ``-v7.3`` MAT files, so change the WIDER ``evaluation.m``'s final ``save``
+flag to ``-v7`` (it affects only the saved file's format, not the computation).
+For each random case (faces, jittered true detections, duplicates, false alarms, tied and
+negative scores, face-free images, images without predictions; for WIDER, random easy/medium/
+hard keep lists over 61 events, as the official code hard-codes) the official pipeline runs as
+``df_eval.m`` / ``wider_eval.m`` chain it — predictions sorted by score (``read_pred``),
+``norm_score``, ``evaluation``, ``VOCap(recall, precision)`` — and the APs are compared with ours.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srn.eval.official import evaluate_darkface
+from srn.eval.official import evaluate_darkface, evaluate_wider
 
 DRIVER = """
 addpath('{tools}'); addpath('{tools}/utils');
@@ -88,8 +93,92 @@ def run_official(tools: Path, labels, submissions, work: Path) -> float:
     return float(found.group(1))
 
 
+WIDER_DRIVER = """
+addpath('{tools}');
+load('pred.mat');
+norm_pred_list = norm_score(pred_list);
+settings = {{'easy', 'medium', 'hard'}};
+for k = 1:3
+  evaluation(norm_pred_list, sprintf('wider_%s_val.mat', settings{{k}}), settings{{k}}, 'int', 'case');
+  load(sprintf('./plot/baselines/Val/int/case/wider_pr_info_case_%s.mat', settings{{k}}));
+  printf('AP_%s=%.12f\\n', settings{{k}}, VOCap(pr_cruve(:,2), pr_cruve(:,1)));
+end
+"""
+EVENTS = 61  # hard-coded in the official WIDER code
+
+
+def _cells(items) -> np.ndarray:
+    out = np.empty((len(items), 1), dtype=object)
+    for i, item in enumerate(items):
+        out[i, 0] = item
+    return out
+
+
+def random_wider_case(rng: np.random.Generator):
+    """Per event 1–2 images; gt as x y w h; predictions as x y w h; keep lists per setting."""
+    events = []
+    for e in range(EVENTS):
+        images = []
+        for j in range(int(rng.integers(1, 3))):
+            faces = int(rng.integers(0, 6))
+            xy = rng.integers(0, 300, size=(faces, 2))
+            gt = np.concatenate([xy, rng.integers(6, 60, size=(faces, 2))], axis=1).astype(float)
+            hits = gt[rng.random(faces) < 0.7].copy()
+            hits[:, :2] += rng.integers(-3, 4, size=(len(hits), 2))
+            n_false = int(rng.integers(0, 3))
+            false = np.concatenate([rng.integers(0, 300, size=(n_false, 2)), rng.integers(6, 60, size=(n_false, 2))], axis=1)
+            boxes = np.concatenate([hits, false]).astype(float)
+            scores = np.round(rng.random(len(boxes)) * 3 - 1, 2)
+            keeps = {}
+            chosen = np.arange(faces)
+            for setting, share in (("easy", 0.4), ("medium", 0.7), ("hard", 1.0)):
+                chosen_s = chosen[rng.random(faces) < share] if setting != "hard" else chosen
+                keeps[setting] = np.sort(chosen_s)
+            has_pred = rng.random() > 0.1
+            images.append((f"{e}--Ev/img_{e}_{j}", gt, (boxes, scores) if has_pred else None, keeps))
+        events.append(images)
+    return events
+
+
+def run_official_wider(tools: Path, events, work: Path) -> dict[str, float]:
+    from scipy.io import savemat
+
+    files = _cells([_cells([name.split("/")[1] for name, *_ in ev]) for ev in events])
+    boxes = _cells([_cells([gt for _, gt, _, _ in ev]) for ev in events])
+    for setting in ("easy", "medium", "hard"):
+        keep = _cells([_cells([(k[setting] + 1).reshape(-1, 1).astype(float) for *_, k in ev]) for ev in events])
+        savemat(work / f"wider_{setting}_val.mat", {"file_list": files, "face_bbx_list": boxes, "gt_list": keep})
+    preds = []
+    for ev in events:
+        rows = []
+        for _, _, pred, _ in ev:
+            if pred is None or not len(pred[1]):
+                rows.append(np.zeros((0, 0)))
+                continue
+            r = np.concatenate([pred[0], pred[1][:, None]], axis=1)
+            rows.append(r[np.argsort(-r[:, 4], kind="stable")])
+        preds.append(_cells(rows))
+    savemat(work / "pred.mat", {"pred_list": _cells(preds)})
+    (work / "driver.m").write_text(WIDER_DRIVER.format(tools=tools))
+    out = subprocess.run(["octave", "--no-gui", "--quiet", "driver.m"], cwd=work, capture_output=True, text=True)
+    found = dict(re.findall(r"AP_(\w+)=([-\d.eEnaN]+)", out.stdout))
+    if len(found) != 3:
+        raise RuntimeError(f"octave failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return {k: float(v) for k, v in found.items()}
+
+
+def ours_wider(events) -> dict[str, float]:
+    flat = [img for ev in events for img in ev]
+    names = [name for name, *_ in flat]
+    gts = [gt for _, gt, _, _ in flat]
+    keeps = {s: [k[s] for *_, k in flat] for s in ("easy", "medium", "hard")}
+    preds = {name: pred for name, _, pred, _ in flat if pred is not None}
+    return {s: r.ap for s, r in evaluate_wider(names, gts, keeps, preds).items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--protocol", choices=["darkface", "wider"], default="darkface")
     parser.add_argument("--tools", required=True, type=Path)
     parser.add_argument("--cases", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
@@ -100,6 +189,17 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     worst = 0.0
     for case in range(args.cases):
+        if args.protocol == "wider":
+            events = random_wider_case(rng)
+            with tempfile.TemporaryDirectory() as tmp:
+                official = run_official_wider(args.tools.resolve(), events, Path(tmp))
+            ours = ours_wider(events)
+            diffs = {k: abs(ours[k] - official[k]) for k in official}
+            worst = max(worst, *diffs.values())
+            print(f"case {case:3d}: " + "  ".join(
+                f"{k} official {official[k]:.6f} ours {ours[k]:.6f}" for k in ("easy", "medium", "hard")
+            ) + f"  max |diff| {max(diffs.values()):.2e}")
+            continue
         labels, submissions = random_case(rng)
         with tempfile.TemporaryDirectory() as tmp:
             official = run_official(args.tools.resolve(), labels, submissions, Path(tmp))
