@@ -267,10 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--quiet", action="store_true", help="no progress bar")
     det.set_defaults(func=_cmd_detect)
 
-    from srn.commands import convert, evaluate
+    from srn.commands import convert, evaluate, train
 
     convert.add_parser(sub)
     evaluate.add_parser(sub)
+    train.add_parser(sub)
     return parser
 
 

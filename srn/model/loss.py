@@ -48,7 +48,7 @@ positive terms (focal and smooth L1) of the anchors matched to it; negatives wei
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -172,7 +172,13 @@ class SRNLoss(nn.Module):
 
     # --------------------------------------------------------------------------- forward
 
-    def forward(self, output: SRNOutput, anchors: Sequence[Tensor], targets: Sequence[Target]) -> dict[str, Tensor]:
+    def forward(
+        self,
+        output: SRNOutput,
+        anchors: Sequence[Tensor],
+        targets: Sequence[Target],
+        count_reducer: Callable[[Tensor], Tensor] | None = None,
+    ) -> dict[str, Tensor]:
         cfg, lc = self.config, self.loss_cfg
         levels = output.levels
         if len(anchors) != len(levels):
@@ -249,14 +255,20 @@ class SRNLoss(nn.Module):
         cls1 = _cat([levels[i].cls1 for i in sorted(stc)], 1, levels[0].cls2, ())
         box1 = _cat([levels[i].box1 for i in sorted(str_)], 1, levels[0].cls2, (4,))
         l1s, l1r = lab1[:, stc_idx], lab1[:, str_idx]
-        loss_cls1 = self._focal(cls1, l1s, w1[:, stc_idx]) / (l1s == 1).sum().clamp(min=1)
+        # Normalisers: positives per term. Under DDP the caller passes a reducer that averages
+        # them over the ranks, so N ranks compute exactly the gradient of one process on the
+        # global batch (DDP averages gradients; mean count × N = global count).
+        counts = torch.stack([(l1s == 1).sum(), (l1r == 1).sum(), (lab2 == 1).sum()]).to(dtype)
+        if count_reducer is not None:
+            counts = count_reducer(counts)
+        num1s, num1r, num2 = counts.clamp(min=1).unbind()
+        loss_cls1 = self._focal(cls1, l1s, w1[:, stc_idx]) / num1s
         anchors_r = plain[str_idx].unsqueeze(0).expand(n, -1, -1)
-        loss_box1 = self._smooth_l1(box1, l1r, box_1[:, str_idx], anchors_r, w1[:, str_idx]) / (l1r == 1).sum().clamp(min=1)
+        loss_box1 = self._smooth_l1(box1, l1r, box_1[:, str_idx], anchors_r, w1[:, str_idx]) / num1r
 
         # Second step: every level.
         cls2 = torch.cat([lv.cls2 for lv in levels], dim=1)
         box2 = torch.cat([lv.box2 for lv in levels], dim=1)
-        num2 = (lab2 == 1).sum().clamp(min=1)
         loss_cls2 = self._focal(cls2, lab2, w2) / num2
         loss_box2 = self._smooth_l1(box2, lab2, box_2, second, w2) / num2
 
