@@ -273,3 +273,44 @@ def test_a_few_sgd_steps_on_one_image_reduce_the_loss():
         history.append(terms["total"].item())
     assert all(math.isfinite(v) for v in history)
     assert min(history[-5:]) < 0.5 * history[0], history
+
+
+# ------------------------------------------------------------------------------ partial labels
+
+
+def _cls2_grad_at(out, level, index):
+    return out.levels[level].cls2.grad[0, index].abs().item()
+
+
+def test_partly_labelled_images_ignore_background_except_hard_negatives():
+    """Pseudo-labelled images (fully_labelled=False): unlabelled background gives no loss, a
+    region a person rejected still does; fully labelled images learn from all background."""
+    loss = SRNLoss(CFG, LossConfig(stc_background_threshold=1.0))
+    face = P2_ANCHOR.tolist()
+    rejected = [38.0, 37.0, 45.0, 46.0]  # a P2 anchor's box, far from the face
+    hard_index = ANCHORS[0].tolist().index(rejected)
+    far_index = 0  # P2 cell (0, 0): background, on neither box
+
+    out = make_output(seed=5)
+    loss(out, ANCHORS, [Target(torch.tensor([face]), hard_negatives=torch.tensor([rejected]),
+                               fully_labelled=False)])["total"].backward()
+    assert _cls2_grad_at(out, 0, hard_index) > 0, "the rejected region is a negative"
+    assert _cls2_grad_at(out, 0, far_index) == 0, "unlabelled background is ignored"
+
+    out = make_output(seed=5)
+    loss(out, ANCHORS, [Target(torch.tensor([face]))])["total"].backward()
+    assert _cls2_grad_at(out, 0, far_index) > 0, "fully labelled: background is negative"
+
+
+def test_hard_negatives_override_ignore_regions():
+    loss = SRNLoss(CFG, LossConfig(stc_background_threshold=1.0))
+    region = [36.0, 36.0, 51.0, 51.0]  # an ignore region around a P2 anchor
+    rejected = [38.0, 37.0, 45.0, 46.0]
+    idx = ANCHORS[0].tolist().index(rejected)
+    out = make_output(seed=6)
+    loss(out, ANCHORS, [Target(torch.tensor([region]), ignore=torch.tensor([True]))])["total"].backward()
+    assert _cls2_grad_at(out, 0, idx) == 0  # inside an ignore region
+    out = make_output(seed=6)
+    loss(out, ANCHORS, [Target(torch.tensor([region]), ignore=torch.tensor([True]),
+                               hard_negatives=torch.tensor([rejected]))])["total"].backward()
+    assert _cls2_grad_at(out, 0, idx) > 0  # the person said "not a face" there

@@ -171,7 +171,11 @@ def build_model(config: TrainConfig):
 def to_targets(targets: list[dict], device: torch.device):
     from srn.model.loss import Target
 
-    return [Target(t["boxes"].to(device), t["ignore"].to(device), t["weights"].to(device)) for t in targets]
+    return [
+        Target(t["boxes"].to(device), t["ignore"].to(device), t["weights"].to(device),
+               t["hard_negatives"].to(device), bool(t["fully_labelled"]))
+        for t in targets
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

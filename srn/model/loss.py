@@ -57,6 +57,7 @@ from torch import Tensor, nn
 
 from srn.model.box_coding import decode, encode
 from srn.model.config import SRNConfig
+from srn.engine.postprocess import box_iou_plus_one
 from srn.model.matching import match
 from srn.model.outputs import SRNOutput
 
@@ -90,6 +91,12 @@ class Target:
     boxes: Tensor
     ignore: Tensor | None = None
     weight: Tensor | None = None
+    # Regions a person rejected as "not a face": anchors overlapping them (IoU ≥ the step's
+    # negative threshold, not positive for a face) are negatives even where they would be ignored.
+    hard_negatives: Tensor | None = None
+    # False for images only partly labelled (pseudo-labels): there, background anchors that are
+    # not on a hard negative are ignored — an unlabelled region may hold a missed face.
+    fully_labelled: bool = True
 
     def __post_init__(self) -> None:
         boxes = torch.as_tensor(self.boxes)
@@ -107,9 +114,14 @@ class Target:
         self.weight = torch.as_tensor(self.weight, device=boxes.device).to(self.boxes.dtype)
         if self.ignore.shape != (g,) or self.weight.shape != (g,):
             raise ValueError(f"ignore and weight must be ({g},), got {tuple(self.ignore.shape)}, {tuple(self.weight.shape)}")
+        hard = torch.as_tensor(self.hard_negatives if self.hard_negatives is not None else torch.zeros(0, 4),
+                               device=boxes.device)
+        self.hard_negatives = hard.reshape(-1, 4).to(self.boxes.dtype)
+        self.fully_labelled = bool(self.fully_labelled)
 
     def to(self, device: torch.device | str) -> Target:
-        return Target(self.boxes.to(device), self.ignore.to(device), self.weight.to(device))
+        return Target(self.boxes.to(device), self.ignore.to(device), self.weight.to(device),
+                      self.hard_negatives.to(device), self.fully_labelled)
 
 
 def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
@@ -235,6 +247,14 @@ class SRNLoss(nn.Module):
             m1 = match(plain, boxes, ign, lc.first_neg_iou, lc.first_pos_iou, ioa_threshold=lc.ignore_ioa)
             m2 = match(second[b], boxes, ign, lc.second_neg_iou, lc.second_pos_iou,
                        ioa_threshold=lc.ignore_ioa, anchor_valid=second_valid[b])
+            hard = t.hard_negatives.to(device=device, dtype=dtype)
+            for m, step_anchors, neg_iou in ((m1, plain, lc.first_neg_iou), (m2, second[b], lc.second_neg_iou)):
+                on_hard = torch.zeros_like(m.labels, dtype=torch.bool)
+                if len(hard):
+                    on_hard = (box_iou_plus_one(step_anchors, hard) >= neg_iou).any(dim=1) & (m.labels != 1)
+                    m.labels[on_hard] = 0
+                if not t.fully_labelled:
+                    m.labels[(m.labels == 0) & ~on_hard] = -1
             for m, labs, bx, ws in ((m1, lab1, box_1, w1), (m2, lab2, box_2, w2)):
                 labs.append(m.labels)
                 bx.append(self._gather(boxes, m.gt_index, 0.0))
