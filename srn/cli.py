@@ -71,13 +71,10 @@ def _enhance_params(args: argparse.Namespace):
     from srn.enhance import get_method, params_from_dict
 
     if args.preset:
+        from srn.fileio import read_json_file
+
         path = Path(args.preset)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"{path}: no such preset file") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        data = read_json_file(path, "preset file")
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a preset is a JSON object with a 'method' field")
         if args.method and data.get("method") != args.method:

@@ -6,9 +6,11 @@ temporary file in the destination folder, flushed to disk, then renamed over the
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -31,3 +33,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically, with ``\\n`` line endings on every platform."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json_file(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
+    """Parse a JSON file; ``ValueError`` naming the file (and line, for a syntax error) otherwise."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such {what}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file ({what} expected)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from srn.fileio import read_json_file
 from srn.model.config import BACKBONES
 
 AMP_MODES = ("none", "bf16", "fp16")
@@ -203,11 +204,9 @@ def load_config(path: str | os.PathLike[str] | None = None, assignments: list[st
     if path is not None:
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+            data = read_json_file(path, "config file")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if isinstance(data, dict):
             data = _resolve_paths(data, path.parent)
         config = TrainConfig.from_dict(data, where=str(path))
