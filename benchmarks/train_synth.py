@@ -1,6 +1,6 @@
 """Does training work? The seed's experiment table, on the project's synthetic data.
 
-    python benchmarks/train_synth.py [--iters 400] [--finetune-iters 150] [--out DIR]
+    python benchmarks/train_synth.py [--iters 300] [--finetune-iters 100] [--size 256] [--out DIR]
 
 A small SRN (ResNet-18 from scratch, FPN/head width 64, --size px training crops) is trained on
 synthetic *day* images, then evaluated with AP@0.5 (one-to-one, srn.eval) on held-out *night*
@@ -10,8 +10,8 @@ images three ways, in the shape of the DARK FACE table of the method this produc
   B  the same model on MSRCR-enhanced night images
   C  fine-tuned (--init A) on a few labelled MSRCR night images, tested on MSRCR night images
 
-The expected ordering is A < B < C. Everything runs on the CPU: with --iters 300
---finetune-iters 100 --size 256, 11.6 minutes on 2 cores.
+The expected ordering is A < B < C. Everything runs on the CPU; with the defaults it took
+11.6 minutes on 2 cores and gave A 0.077 < B 0.263 < C 0.308 (day reference 0.565).
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ def ap_on(detector: Detector, folder: Path, labels: Path, ids: list[int], enhanc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=400, help="day training iterations")
-    parser.add_argument("--finetune-iters", type=int, default=150)
+    parser.add_argument("--iters", type=int, default=300, help="day training iterations")
+    parser.add_argument("--finetune-iters", type=int, default=100)
     parser.add_argument("--train-images", type=int, default=160)
     parser.add_argument("--night-labelled", type=int, default=16, help="labelled night images for C")
     parser.add_argument("--test-images", type=int, default=40)
-    parser.add_argument("--size", type=int, default=320, help="training crop size")
+    parser.add_argument("--size", type=int, default=256, help="training crop size")
     parser.add_argument("--out", type=Path, default=None, help="keep data and checkpoints here")
     args = parser.parse_args()
     work = args.out or Path(tempfile.mkdtemp(prefix="train_synth_"))
