@@ -101,19 +101,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 
     try:
         params = _enhance_params(args)
-        if args.device and args.device != "cpu":
-            import torch
+        if args.device:
+            from srn.engine.device import pick_device
 
-            try:
-                device = torch.device(args.device)
-            except RuntimeError:
-                raise ValueError(f"unknown device {args.device!r} (use cpu, cuda, cuda:N or mps)") from None
-            available = {
-                "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
-                "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
-            }.get(device.type, False)
-            if not available:
-                raise ValueError(f"device {args.device!r} is not available on this machine")
+            pick_device(args.device)  # DeviceError (a ValueError) names a missing device
         ext = None if args.ext == "same" else "." + args.ext.lstrip(".")
         pairs = plan_outputs(args.inputs, Path(args.output), ext)
     except (ValueError, FileNotFoundError) as exc:

@@ -130,6 +130,8 @@ def test_devices_and_precision():
             pick_device("cuda")
     with pytest.raises(DeviceError, match="unknown device"):
         pick_device("tpu9")
+    with pytest.raises(DeviceError, match="unsupported device 'meta'"):
+        pick_device("meta")
     with pytest.raises(ValueError, match="fp16 inference needs a GPU"):
         Detector(_model(), device="cpu", precision="fp16")
 

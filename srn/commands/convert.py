@@ -164,16 +164,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         n_images, n_faces, warnings = convert(args.source_format, args.target_format, args.input, args.output,
                                               args.images, args.outside)
-    except UsageError as exc:
-        print(f"srn convert: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"srn convert: {exc}", file=sys.stderr)
-        return 2
-    except FormatError as exc:
+    except FormatError as exc:  # malformed input (a ValueError, so caught first)
         print(f"srn convert: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:
+    except (UsageError, FileNotFoundError, ValueError) as exc:
         print(f"srn convert: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:

@@ -24,6 +24,8 @@ def pick_device(requested: str | torch.device | None = None) -> torch.device:
         device = torch.device(requested)
     except RuntimeError:
         raise DeviceError(f"unknown device {requested!r} (use cpu, cuda, cuda:N or mps)") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unsupported device {requested!r} (use cpu, cuda, cuda:N or mps)")
     if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
         raise DeviceError(f"device {requested!r} is not available on this machine (CUDA devices: "
                           f"{torch.cuda.device_count() if torch.cuda.is_available() else 0})")
