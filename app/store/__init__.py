@@ -1,1 +1,44 @@
-"""The annotation store (SQLAlchemy models, migrations, queries): comes with its own issue."""
+"""The annotation store: one service API over SQLAlchemy for the GUI and the command line.
+
+``Project`` opens a database (SQLite file or URL) and upgrades its schema; the functions below
+are the operations, each one committed transaction. Modules: ``models`` (tables), ``schema``
+(Alembic upgrade/backup), ``database`` (engines), ``images`` (import, review status), ``labels``
+(label import), ``detections`` (model versions, runs), ``boxes`` (edits), ``history`` (undo/redo),
+``queue`` (review orders), ``stats``, ``export``, ``cli`` (``darkface-studio project ...``).
+"""
+
+from app.store.boxes import (
+    BoxData,
+    box_counts,
+    boxes_of,
+    create_box,
+    delete_box,
+    get_box,
+    move_box,
+    set_box_state,
+    set_state_by_score,
+    update_box,
+)
+from app.store.detections import model_versions, record_detections, register_model
+from app.store.errors import (
+    ConflictError,
+    ImportCancelled,
+    NotFoundError,
+    OutsideRootsError,
+    SchemaTooNewError,
+    StoreError,
+)
+from app.store.history import EditData, history, redo_last, revert_edit, undo_last
+from app.store.images import ImportReport, add_image, assign, image_file, import_images, set_review_status, set_split
+from app.store.labels import LabelImportReport, import_labels
+from app.store.project import Project
+from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
+
+__all__ = [
+    "QUEUE_ORDERS", "BoxData", "ConflictError", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
+    "NotFoundError", "OutsideRootsError", "Project", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
+    "assign", "box_counts", "boxes_of", "create_box", "delete_box", "get_box", "history", "image_file",
+    "import_images", "import_labels", "model_versions", "move_box", "record_detections", "redo_last",
+    "register_model", "review_queue", "revert_edit", "set_box_state", "set_review_status", "set_split",
+    "set_state_by_score", "undo_last", "update_box",
+]

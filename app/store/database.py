@@ -1,0 +1,70 @@
+"""Engines for a project database: SQLite files set up for safe concurrent use, or any URL.
+
+SQLite is put in WAL mode (readers never block the writer), with foreign keys on, a 30 s busy
+timeout and ``synchronous=FULL`` (a committed edit survives a crash of the process and of the
+machine). Python's sqlite3 module is switched to autocommit so that SQLAlchemy's own ``BEGIN``
+is what starts a transaction: write transactions begin with ``BEGIN IMMEDIATE`` and so take the
+write lock up front, waiting on the busy timeout, instead of failing half-way with "database is
+locked" when a read transaction tries to become a write one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+BUSY_TIMEOUT_MS = 30_000
+IMMEDIATE = "dfs_begin_immediate"
+"""Execution option: begin this connection's transaction with ``BEGIN IMMEDIATE`` (SQLite)."""
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    return "://" in str(location)
+
+
+def database_url(location: str | os.PathLike[str]) -> str:
+    """A SQLAlchemy URL for ``location``: a URL as given, or a SQLite URL for a file path."""
+    if is_url(location):
+        return str(location)
+    return f"sqlite:///{Path(location).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL, ``None`` for other databases and in-memory SQLite."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN below starts transactions
+        cur = dbapi_connection.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(location: str | os.PathLike[str], **kwargs) -> Engine:
+    """An engine for a project database (path or URL), with the SQLite setup described above."""
+    url = database_url(location)
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
+        engine = create_engine(url, **kwargs)
+        _setup_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)

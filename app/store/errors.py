@@ -1,0 +1,34 @@
+"""Errors the store raises; each message names what the user has to look at."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class: anything the annotation store refuses to do."""
+
+
+class SchemaTooNewError(StoreError):
+    """The project was written by a newer DarkFace Studio; this one must not touch it."""
+
+
+class ConflictError(StoreError):
+    """Someone else changed the row since it was read (optimistic concurrency check failed).
+
+    ``current`` holds the row as it is now (a ``BoxData`` for boxes), so the caller can show it.
+    """
+
+    def __init__(self, message: str, current=None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class NotFoundError(StoreError):
+    """The image, box, model version or edit asked for does not exist (or was removed)."""
+
+
+class OutsideRootsError(StoreError):
+    """An image path that is not inside any of the project's image roots."""
+
+
+class ImportCancelled(StoreError):
+    """An import stopped because the caller cancelled it; what was committed before stays."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the project database; run through ``app.store.schema``, no alembic.ini."""

@@ -1,0 +1,174 @@
+"""A project: one database (SQLite file or SQLAlchemy URL) plus its image roots.
+
+``Project.open`` upgrades the schema (see ``app.store.schema``); ``read()`` and ``write()`` hand
+out sessions. Every ``write()`` block is one committed transaction: the service functions in
+this package open one per user action, so an edit is on disk when the call returns.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.store.database import IMMEDIATE, database_url, is_url, make_engine, sqlite_path
+from app.store.errors import NotFoundError, OutsideRootsError, StoreError
+from app.store.models import ImageRoot, ProjectSetting
+from app.store.schema import SchemaReport, current_revision, ensure_current
+
+
+def default_author() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+class Project:
+    """An open project database. Use ``Project.open`` / ``Project.create``; close when done."""
+
+    def __init__(self, engine: Engine, schema_report: SchemaReport, author: str | None = None) -> None:
+        self.engine = engine
+        self.schema_report = schema_report
+        self.author = author or default_author()
+        self._reader = sessionmaker(engine, expire_on_commit=False)
+        self._writer = sessionmaker(engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str], *, author: str | None = None, create: bool = False,
+             backup: bool = True) -> Project:
+        """Open the project at ``location`` (a SQLite file path or a database URL).
+
+        A missing SQLite file is an error unless ``create``; an older schema is backed up and
+        upgraded; a newer one raises ``SchemaTooNewError``.
+        """
+        if not is_url(location) and not create and not Path(location).expanduser().is_file():
+            raise NotFoundError(f"{location}: no such project file (create one with `darkface-studio project init`)")
+        if not is_url(location):
+            Path(location).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(location)
+        try:
+            report = ensure_current(engine, backup=backup)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, report, author)
+
+    @classmethod
+    def create(cls, location: str | os.PathLike[str], roots=(), *, author: str | None = None) -> Project:
+        """Create a new, empty project at ``location``; refuses one that already holds a project."""
+        if not is_url(location) and Path(location).expanduser().exists():
+            raise StoreError(f"{location}: already exists; open it instead of creating it")
+        if is_url(location):
+            probe = make_engine(location)
+            try:
+                if current_revision(probe) is not None:
+                    raise StoreError(f"{probe.url.render_as_string(hide_password=True)}: already holds a project")
+            finally:
+                probe.dispose()
+        project = cls.open(location, author=author, create=True)
+        for root in roots:
+            project.add_root(root)
+        return project
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or ``None`` for a database server."""
+        return sqlite_path(database_url(str(self.engine.url)))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def __repr__(self) -> str:
+        return f"Project({self.url!r})"
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (its transaction is rolled back at the end)."""
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose block is one transaction: committed at the end, rolled back on error.
+
+        On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``), so
+        concurrent writers queue on the busy timeout instead of failing.
+        """
+        with self._writer() as session, session.begin():
+            yield session
+
+    # -- settings and roots --------------------------------------------------------------------
+
+    def get_setting(self, key: str, default=None):
+        with self.read() as s:
+            row = s.get(ProjectSetting, key)
+            return default if row is None else row.value
+
+    def set_setting(self, key: str, value) -> None:
+        with self.write() as s:
+            s.merge(ProjectSetting(key=key, value=value))
+
+    def roots(self) -> list[tuple[int, Path]]:
+        with self.read() as s:
+            return [(r.id, Path(r.path)) for r in s.scalars(select(ImageRoot).order_by(ImageRoot.id))]
+
+    def add_root(self, folder: str | os.PathLike[str]) -> int:
+        """Register an image folder (absolute, resolved); returns its id (existing one if known)."""
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise NotFoundError(f"{folder}: not a folder")
+        for root_id, root in self.roots():
+            if root == path:
+                return root_id
+        with self.write() as s:
+            row = ImageRoot(path=str(path))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def locate(self, path: str | os.PathLike[str]) -> tuple[int, str]:
+        """``(root_id, rel_path)`` of an image file; ``OutsideRootsError`` if no root holds it."""
+        target = Path(path).expanduser().resolve()
+        best = None
+        for root_id, root in self.roots():
+            if target.is_relative_to(root) and (best is None or len(root.parts) > len(best[1].parts)):
+                best = (root_id, root)
+        if best is None:
+            roots = ", ".join(str(r) for _, r in self.roots()) or "none"
+            raise OutsideRootsError(f"{path}: not inside any of the project's image roots ({roots})")
+        return best[0], target.relative_to(best[1]).as_posix()
+
+    def image_path(self, root_id: int, rel_path: str) -> Path:
+        """The file of an image row, refusing a relative path that climbs out of its root."""
+        roots = dict(self.roots())
+        if root_id not in roots:
+            raise NotFoundError(f"image root {root_id} does not exist")
+        root = roots[root_id]
+        full = (root / rel_path).resolve()
+        if not full.is_relative_to(root):
+            raise OutsideRootsError(f"{rel_path}: leaves the image root {root}")
+        return full

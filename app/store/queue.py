@@ -1,0 +1,117 @@
+"""Review-queue orders: which image an annotator should look at next.
+
+* ``unreviewed``: new images first, then in-progress, skipped, done; by path within each.
+* ``lowest_confidence``: images whose model proposals sit closest to the decision threshold
+  (smallest ``|score - threshold|`` over the image's proposed model boxes) first; images without
+  proposals last.
+* ``disagreement``: images where detections on the raw and on the enhanced image disagree most
+  (boxes above ``min_score`` left unmatched at IoU 0.5 by a greedy one-to-one matching, counted
+  on both sides) first. Only images that both a raw and an enhanced run covered take part.
+* ``path``: by root and path.
+
+Every order can be limited to one assignee and to some review statuses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import case, func, select
+
+from app.store.errors import StoreError
+from app.store.models import Box, DetectionRun, Image
+from app.store.project import Project
+
+QUEUE_ORDERS = ("unreviewed", "lowest_confidence", "disagreement", "path")
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    image_id: int
+    rel_path: str
+    status: str
+    assignee: str | None
+    key: float | None = None
+    """The value the order sorts by (distance to the threshold, disagreement count), when it has one."""
+
+
+def _filtered(query, assignee: str | None, statuses: Iterable[str] | None):
+    if assignee is not None:
+        query = query.where(Image.assignee == assignee)
+    if statuses is not None:
+        query = query.where(Image.status.in_(list(statuses)))
+    return query
+
+
+def unmatched_count(a: np.ndarray, b: np.ndarray, iou: float = 0.5) -> int:
+    """Boxes of ``a`` and ``b`` (inclusive xyxy) left without a partner by greedy IoU matching."""
+    if len(a) == 0 or len(b) == 0:
+        return len(a) + len(b)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1 + 1, 0, None) * np.clip(iy2 - iy1 + 1, 0, None)
+    area = lambda x: (x[:, 2] - x[:, 0] + 1) * (x[:, 3] - x[:, 1] + 1)  # noqa: E731
+    ious = inter / (area(a)[:, None] + area(b)[None, :] - inter)
+    matched = 0
+    ious = ious.copy()
+    while True:
+        i, j = np.unravel_index(np.argmax(ious), ious.shape)
+        if ious[i, j] < iou:
+            break
+        matched += 1
+        ious[i, :] = -1
+        ious[:, j] = -1
+    return len(a) + len(b) - 2 * matched
+
+
+def review_queue(project: Project, order: str = "unreviewed", *, assignee: str | None = None,
+                 statuses: Iterable[str] | None = None, limit: int | None = None, threshold: float = 0.5,
+                 min_score: float = 0.5) -> list[QueueItem]:
+    """Images in review order (see the module docstring)."""
+    if order not in QUEUE_ORDERS:
+        raise StoreError(f"queue order must be one of {', '.join(QUEUE_ORDERS)}, got {order!r}")
+    cols = (Image.id, Image.rel_path, Image.status, Image.assignee)
+    with project.read() as s:
+        if order in ("unreviewed", "path"):
+            rank = case({"new": 0, "in_progress": 1, "skipped": 2, "done": 3}, value=Image.status, else_=4)
+            keys = (rank, Image.root_id, Image.rel_path) if order == "unreviewed" else (Image.root_id, Image.rel_path)
+            query = _filtered(select(*cols).order_by(*keys, Image.id), assignee, statuses)
+            if limit is not None:
+                query = query.limit(limit)
+            return [QueueItem(*r) for r in s.execute(query)]
+        if order == "lowest_confidence":
+            closeness = (select(Box.image_id, func.min(func.abs(Box.score - threshold)).label("d"))
+                         .where(Box.state == "proposed", Box.source.in_(["model", "pseudo"]), Box.score.is_not(None))
+                         .group_by(Box.image_id).subquery())
+            query = (select(*cols, closeness.c.d).outerjoin(closeness, closeness.c.image_id == Image.id)
+                     .order_by(case((closeness.c.d.is_(None), 1), else_=0), closeness.c.d, Image.rel_path, Image.id))
+            query = _filtered(query, assignee, statuses)
+            if limit is not None:
+                query = query.limit(limit)
+            return [QueueItem(r.id, r.rel_path, r.status, r.assignee, r.d) for r in s.execute(query)]
+        # disagreement
+        boxes = s.execute(
+            select(Box.image_id, DetectionRun.enhanced, Box.x1, Box.y1, Box.x2, Box.y2)
+            .join(DetectionRun, DetectionRun.id == Box.detection_run_id)
+            .where(Box.source == "model", Box.state != "deleted", Box.score >= min_score)).all()
+        images = {r.id: r for r in s.execute(_filtered(select(*cols), assignee, statuses))}
+        covered: dict[bool, set[int]] = {False: set(), True: set()}
+        for enhanced, settings in s.execute(select(DetectionRun.enhanced, DetectionRun.settings)):
+            covered[bool(enhanced)].update((settings or {}).get("image_ids", []))
+    per: dict[int, dict[bool, list]] = defaultdict(lambda: {False: [], True: []})
+    for image_id, enhanced, *xyxy in boxes:
+        per[image_id][bool(enhanced)].append(xyxy)
+    scored = []
+    for image_id in sorted(covered[False] & covered[True]):
+        kinds = per[image_id]
+        if image_id in images:
+            count = unmatched_count(np.array(kinds[False], float), np.array(kinds[True], float))
+            r = images[image_id]
+            scored.append(QueueItem(r.id, r.rel_path, r.status, r.assignee, float(count)))
+    scored.sort(key=lambda q: (-q.key, q.rel_path, q.image_id))
+    return scored[:limit] if limit is not None else scored
