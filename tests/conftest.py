@@ -49,3 +49,24 @@ def db_url(request, tmp_path: Path) -> str:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def write_images():
+    """``write_images(folder, names, size=(160, 120))``: small real PNG/JPEG files, each different."""
+
+    def write(folder: Path, names, size=(160, 120)) -> list[Path]:
+        import cv2
+        import numpy as np
+
+        paths = []
+        for i, name in enumerate(names):
+            path = Path(folder) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image = np.full((size[1], size[0], 3), 10 + 7 * i, np.uint8)
+            image[i % size[1], :, 0] = 255
+            assert cv2.imwrite(str(path), image)
+            paths.append(path)
+        return paths
+
+    return write
