@@ -1,6 +1,7 @@
 # DarkFace Studio: the two quick-start commands.
 #   make run    set up (or reuse) .venv and launch the app
 #   make test   set up (or reuse) .venv and run the whole test suite
+#   make test-pg  the same, against a throwaway PostgreSQL server (.ci/with_postgres.sh)
 # Both create a local virtual environment in .venv and install the project into it
 # (editable, with the test extra). PYTHON picks the interpreter used to create it.
 
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.darkface-installed
 QT_PLATFORM := $(if $(filter offscreen,$(QT_QPA_PLATFORM)),offscreen,xcb)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup clean-venv
+.PHONY: run test test-pg setup clean-venv
 
 run: $(STAMP)
 	@$(PYTHON) packaging/check_system.py --qt $(VPY) --platform $(QT_PLATFORM)
@@ -21,6 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	@$(PYTHON) packaging/check_system.py --qt $(VPY) --platform offscreen
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest $(PYTEST_ARGS)
+
+# make test with DFS_TEST_PG_URL pointing at a fresh PostgreSQL server, removed afterwards.
+test-pg:
+	.ci/with_postgres.sh $(MAKE) test
 
 setup: $(STAMP)
 
