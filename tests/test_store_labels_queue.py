@@ -206,3 +206,17 @@ def test_review_queue_orders(project):
     assert len(review_queue(project, "path", limit=2)) == 2
     with pytest.raises(StoreError, match="queue order must be one of"):
         review_queue(project, "random")
+
+
+def test_a_run_filled_image_by_image(project):
+    from app.store import add_detections, start_detection_run
+
+    i = ids(project)
+    run = start_detection_run(project, enhanced=True, settings={"mode": "single"})
+    assert add_detections(project, run, {i["p1.jpg"]: (np.array([[1, 1, 9, 9]]), np.array([0.9]))}) == 1
+    assert add_detections(project, run, {i["p2.jpg"]: (np.zeros((0, 4)), np.zeros(0))}) == 0
+    with project.read() as s:
+        settings = s.get(DetectionRun, run).settings
+    assert settings == {"mode": "single", "image_ids": sorted([i["p1.jpg"], i["p2.jpg"]])}
+    with pytest.raises(NotFoundError, match="no detection run with id 999"):
+        add_detections(project, 999, {i["p1.jpg"]: (np.zeros((0, 4)), np.zeros(0))})

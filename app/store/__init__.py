@@ -19,7 +19,13 @@ from app.store.boxes import (
     set_state_by_score,
     update_box,
 )
-from app.store.detections import model_versions, record_detections, register_model
+from app.store.detections import (
+    add_detections,
+    model_versions,
+    record_detections,
+    register_model,
+    start_detection_run,
+)
 from app.store.errors import (
     ConflictError,
     ImportCancelled,
@@ -35,7 +41,7 @@ from app.store.project import Project
 from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 
 __all__ = [
-    "QUEUE_ORDERS", "BoxData", "ConflictError", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
+    "QUEUE_ORDERS", "BoxData", "add_detections", "start_detection_run", "ConflictError", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
     "NotFoundError", "OutsideRootsError", "Project", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
     "assign", "box_counts", "boxes_of", "create_box", "delete_box", "get_box", "history", "image_file",
     "import_images", "import_labels", "model_versions", "move_box", "record_detections", "redo_last",

@@ -89,56 +89,92 @@ def _items(results: Detections) -> list[tuple[int, np.ndarray, np.ndarray]]:
     return out
 
 
+def _new_run(s, project: Project, model_version_id, enhanced, settings, author) -> DetectionRun:
+    if model_version_id is not None and s.get(ModelVersion, model_version_id) is None:
+        raise NotFoundError(f"no model version with id {model_version_id}")
+    run = DetectionRun(model_version_id=model_version_id, enhanced=enhanced,
+                       settings={**(settings or {}), "image_ids": []}, author=author or project.author)
+    s.add(run)
+    s.flush()
+    return run
+
+
+def _write_boxes(s, run: DetectionRun, items, *, source: str, replace_proposed: bool, min_score: float) -> int:
+    ids = [i for i, _, _ in items]
+    sizes = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        sizes.update({r.id: (r.width, r.height) for r in s.execute(
+            select(Image.id, Image.width, Image.height).where(Image.id.in_(chunk)))})
+    missing = [i for i in ids if i not in sizes]
+    if missing:
+        raise NotFoundError(f"no image with id {missing[0]} ({len(missing)} unknown image ids in the results)")
+    if replace_proposed and ids:
+        same_kind = select(DetectionRun.id).where(DetectionRun.enhanced == run.enhanced, DetectionRun.id != run.id)
+        for start in range(0, len(ids), 5000):
+            s.execute(delete(Box).where(Box.image_id.in_(ids[start:start + 5000]), Box.source == source,
+                                        Box.state == "proposed", Box.version == 1,
+                                        Box.detection_run_id.in_(same_kind))
+                      .execution_options(synchronize_session=False))
+    # which images the run covered: an image where it found nothing still counts as seen
+    run.settings = {**run.settings, "image_ids": sorted(set(run.settings.get("image_ids", [])) | set(ids))}
+    now = utcnow()
+    template = {"source": source, "state": "proposed", "model_version_id": run.model_version_id,
+                "detection_run_id": run.id, "blur": 0, "expression": 0, "illumination": 0, "invalid": 0,
+                "occlusion": 0, "pose": 0, "ignore": False, "author": None, "created_at": now,
+                "updated_at": now, "version": 1}
+    rows: list[dict] = []
+    written = 0
+    for image_id, boxes, scores in items:
+        w, h = sizes[image_id]
+        b = boxes.copy()
+        b[:, [0, 2]] = b[:, [0, 2]].clip(0, w - 1)
+        b[:, [1, 3]] = b[:, [1, 3]].clip(0, h - 1)
+        keep = (b[:, 2] >= b[:, 0]) & (b[:, 3] >= b[:, 1]) & (scores >= min_score)
+        for (x1, y1, x2, y2), score in zip(b[keep].tolist(), scores[keep].tolist()):
+            rows.append({**template, "image_id": image_id, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                         "score": score})
+        if len(rows) >= BATCH:
+            s.execute(Box.__table__.insert(), rows)
+            written += len(rows)
+            rows = []
+    if rows:
+        s.execute(Box.__table__.insert(), rows)
+        written += len(rows)
+    return written
+
+
+def _check_source(source: str) -> None:
+    if source not in ("model", "pseudo"):
+        raise StoreError(f"detections have source 'model' or 'pseudo', not {source!r}")
+
+
 def record_detections(project: Project, results: Detections, *, model_version_id: int | None = None,
                       enhanced: bool = False, settings: dict | None = None, source: str = "model",
                       replace_proposed: bool = True, min_score: float = 0.0, author: str | None = None) -> int:
-    """Store one detection run (``{image_id: (boxes xyxy, scores)}``) in one transaction; returns the run id."""
-    if source not in ("model", "pseudo"):
-        raise StoreError(f"detections have source 'model' or 'pseudo', not {source!r}")
+    """Store one whole detection run (``{image_id: (boxes xyxy, scores)}``) in one transaction; returns its id."""
+    _check_source(source)
     items = _items(results)
-    ids = [i for i, _, _ in items]
     with project.write() as s:
-        sizes = {}
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start:start + 5000]
-            sizes.update({r.id: (r.width, r.height) for r in s.execute(
-                select(Image.id, Image.width, Image.height).where(Image.id.in_(chunk)))})
-        missing = [i for i in ids if i not in sizes]
-        if missing:
-            raise NotFoundError(f"no image with id {missing[0]} ({len(missing)} unknown image ids in the results)")
-        if model_version_id is not None and s.get(ModelVersion, model_version_id) is None:
-            raise NotFoundError(f"no model version with id {model_version_id}")
-        # which images the run covered: an image where it found nothing still counts as seen
-        run = DetectionRun(model_version_id=model_version_id, enhanced=enhanced,
-                           settings={**(settings or {}), "image_ids": sorted(set(ids))},
-                           author=author or project.author)
-        s.add(run)
-        s.flush()
-        if replace_proposed and ids:
-            same_kind = select(DetectionRun.id).where(DetectionRun.enhanced == enhanced, DetectionRun.id != run.id)
-            for start in range(0, len(ids), 5000):
-                s.execute(delete(Box).where(Box.image_id.in_(ids[start:start + 5000]), Box.source == source,
-                                            Box.state == "proposed", Box.version == 1,
-                                            Box.detection_run_id.in_(same_kind))
-                          .execution_options(synchronize_session=False))
-        now = utcnow()
-        template = {"source": source, "state": "proposed", "model_version_id": model_version_id,
-                    "detection_run_id": run.id, "blur": 0, "expression": 0, "illumination": 0, "invalid": 0,
-                    "occlusion": 0, "pose": 0, "ignore": False, "author": None, "created_at": now,
-                    "updated_at": now, "version": 1}
-        rows = []
-        for image_id, boxes, scores in items:
-            w, h = sizes[image_id]
-            b = boxes.copy()
-            b[:, [0, 2]] = b[:, [0, 2]].clip(0, w - 1)
-            b[:, [1, 3]] = b[:, [1, 3]].clip(0, h - 1)
-            keep = (b[:, 2] >= b[:, 0]) & (b[:, 3] >= b[:, 1]) & (scores >= min_score)
-            for (x1, y1, x2, y2), score in zip(b[keep].tolist(), scores[keep].tolist()):
-                rows.append({**template, "image_id": image_id, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                             "score": score})
-            if len(rows) >= BATCH:
-                s.execute(Box.__table__.insert(), rows)
-                rows = []
-        if rows:
-            s.execute(Box.__table__.insert(), rows)
+        run = _new_run(s, project, model_version_id, enhanced, settings, author)
+        _write_boxes(s, run, items, source=source, replace_proposed=replace_proposed, min_score=min_score)
         return run.id
+
+
+def start_detection_run(project: Project, *, model_version_id: int | None = None, enhanced: bool = False,
+                        settings: dict | None = None, author: str | None = None) -> int:
+    """Open a run that ``add_detections`` fills image by image (the GUI shows each as it finishes)."""
+    with project.write() as s:
+        return _new_run(s, project, model_version_id, enhanced, settings, author).id
+
+
+def add_detections(project: Project, run_id: int, results: Detections, *, source: str = "model",
+                   replace_proposed: bool = True, min_score: float = 0.0) -> int:
+    """Add some images' detections to run ``run_id`` (one transaction); returns the number of boxes stored."""
+    _check_source(source)
+    items = _items(results)
+    with project.write() as s:
+        run = s.get(DetectionRun, run_id)
+        if run is None:
+            raise NotFoundError(f"no detection run with id {run_id}")
+        return _write_boxes(s, run, items, source=source, replace_proposed=replace_proposed, min_score=min_score)
