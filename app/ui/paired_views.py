@@ -1,0 +1,155 @@
+"""Original and enhanced side by side over one scene of boxes, always showing the same region.
+
+Both ``PixelView``s show the same ``QGraphicsScene`` (the editable boxes) over their own image.
+Whenever one view's zoom or scroll position changes, the other takes its transform and centre,
+so the two always show the same image region. Layouts: ``side`` (both), ``single`` (one view;
+``show_enhanced`` picks which) and ``split`` (one view, original left and enhanced right of a
+draggable split position).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QGraphicsScene, QHBoxLayout, QSlider, QSplitter, QVBoxLayout, QWidget
+
+from app.ui.pixel_view import PixelView
+
+LAYOUTS = ("side", "single", "split")
+
+
+class PairedViews(QWidget):
+    """Two synchronised views (``left`` = original, ``right`` = enhanced) sharing one scene."""
+
+    layout_changed = Signal(str)
+    zoom_changed = Signal(float)
+    cursor_moved = Signal(float, float)
+
+    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scene = scene
+        self.left = PixelView(scene)
+        self.right = PixelView(scene)
+        self.left.setObjectName("originalView")
+        self.right.setObjectName("enhancedView")
+        self._splitter = QSplitter(Qt.Orientation.Horizontal)
+        self._splitter.addWidget(self.left)
+        self._splitter.addWidget(self.right)
+        self._splitter.setChildrenCollapsible(False)
+        self.split_slider = QSlider(Qt.Orientation.Horizontal)
+        self.split_slider.setRange(0, 1000)
+        self.split_slider.setValue(500)
+        self.split_slider.setToolTip("Compare: original left of the line, enhanced right of it")
+        self.split_slider.valueChanged.connect(self._on_split)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self._splitter, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.split_slider)
+        box.addLayout(row)
+        self._original: QImage | None = None
+        self._enhanced: QImage | None = None
+        self._layout = "side"
+        self._show_enhanced = False
+        self._syncing = False
+        self.left.view_changed.connect(self._left_changed)
+        self.right.view_changed.connect(self._right_changed)
+        for view in (self.left, self.right):
+            view.zoom_changed.connect(self.zoom_changed)
+            view.cursor_moved.connect(self.cursor_moved)
+        self.set_layout("side")
+
+    # -- images ----------------------------------------------------------------------------
+    def set_images(self, original: QImage | None, enhanced: QImage | None = None) -> None:
+        """A new image pair (the scene rect must already be the image size)."""
+        # compare plain ints: QSize.__eq__ returns a bool PySide6 6.12 under-counts (a crash at exit)
+        same_size = (self._original is not None and original is not None
+                     and (self._original.width(), self._original.height()) == (original.width(), original.height()))
+        self._original, self._enhanced = original, enhanced
+        self._apply_images()
+        if not same_size or self.active().is_fitted():
+            self.active().fit()
+            self._sync(self.active(), self.other())
+
+    def set_enhanced(self, enhanced: QImage | None) -> None:
+        """Replace the enhanced image (a live preview may be smaller: it is stretched to fit)."""
+        self._enhanced = enhanced
+        self._apply_images()
+
+    def original(self) -> QImage | None:
+        return self._original
+
+    def enhanced(self) -> QImage | None:
+        return self._enhanced
+
+    def _apply_images(self) -> None:
+        if self._layout == "split":
+            self.left.set_image(self._original)
+            self.left.set_compare(self._enhanced, self.split_slider.value() / 1000)
+        elif self._layout == "single" and self._show_enhanced:
+            self.left.set_compare(None)
+            self.left.set_image(self._enhanced or self._original)
+        else:
+            self.left.set_compare(None)
+            self.left.set_image(self._original)
+        self.right.set_image(self._enhanced or self._original)
+
+    # -- layout ----------------------------------------------------------------------------
+    def set_layout(self, layout: str) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+        self._layout = layout
+        self.right.setVisible(layout == "side")
+        self.split_slider.setVisible(layout == "split")
+        self._apply_images()
+        self.layout_changed.emit(layout)
+
+    def layout_name(self) -> str:
+        return self._layout
+
+    def set_show_enhanced(self, enhanced: bool) -> None:
+        """In the single layout: show the enhanced image instead of the original."""
+        self._show_enhanced = enhanced
+        self._apply_images()
+
+    def _on_split(self, value: int) -> None:
+        if self._layout == "split":
+            self.left.set_compare(self._enhanced, value / 1000)
+
+    # -- zoom and sync ---------------------------------------------------------------------
+    def active(self) -> PixelView:
+        """The view that has (or last had) the focus; the left one by default."""
+        return self.right if self.right.hasFocus() and self.right.isVisible() else self.left
+
+    def other(self) -> PixelView:
+        return self.left if self.active() is self.right else self.right
+
+    def views(self) -> tuple[PixelView, PixelView]:
+        return self.left, self.right
+
+    def fit(self) -> None:
+        self.active().fit()
+
+    def actual_size(self) -> None:
+        self.active().actual_size()
+
+    def zoom_by(self, factor: float) -> None:
+        self.active().zoom_by(factor)
+
+    def zoom(self) -> float:
+        return self.active().zoom()
+
+    def _left_changed(self) -> None:
+        self._sync(self.left, self.right)
+
+    def _right_changed(self) -> None:
+        self._sync(self.right, self.left)
+
+    def _sync(self, source: PixelView, target: PixelView) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            target.show_like(source)
+        finally:
+            self._syncing = False

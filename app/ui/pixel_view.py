@@ -1,0 +1,222 @@
+"""A zoomable view that paints its own image under a (possibly shared) scene of box items.
+
+The image is drawn in ``drawBackground`` instead of being an item in the scene, so one scene of
+editable boxes can be shown by two views over two different images (original and enhanced):
+an edit made in either view is the same item, seen in both. Scene coordinates are image pixels;
+an image smaller than the scene rect (a display-resolution preview) is stretched over it.
+
+Mouse: wheel zooms around the cursor; middle-drag or Space+left-drag pans; the left button is
+left to the scene (select, move, resize, draw). ``compare_image`` + ``split`` shows a second
+image right of a vertical split line (the compare mode).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
+
+BACKGROUND = QColor(24, 24, 24)
+SPLIT_COLOR = QColor(255, 255, 255, 200)
+MIN_ZOOM = 0.01
+MAX_ZOOM = 64.0
+WHEEL_STEP = 1.25
+"""Zoom factor per wheel notch (120 units of angle delta)."""
+
+
+class PixelView(QGraphicsView):
+    """Shows ``image`` (scene = image pixels) with the scene's items on top."""
+
+    zoom_changed = Signal(float)
+    view_changed = Signal()
+    """Zoom or scroll position changed (drives the sync between paired views)."""
+    cursor_moved = Signal(float, float)
+    """Scene (image pixel) coordinates under the mouse."""
+
+    def __init__(self, scene: QGraphicsScene | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if scene is not None:
+            self.setScene(scene)
+        self.setBackgroundBrush(BACKGROUND)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setMouseTracking(True)
+        # no scroll bars: both views of a pair then have the same viewport and show the same
+        # region; panning is middle-drag / Space+drag, and the bars still scroll programmatically
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._image: QImage | None = None
+        self._compare: QImage | None = None
+        self._split = 0.5
+        self._fitted = True
+        self._pan_from: QPointF | None = None
+        self._space_down = False
+        self.horizontalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+
+    # -- content ---------------------------------------------------------------------------
+    def image(self) -> QImage | None:
+        return self._image
+
+    def set_image(self, image: QImage | None) -> None:
+        """Paint ``image`` under the scene; it fills the scene rect (the full-resolution size)."""
+        self._image = image
+        self.resetCachedContent()
+        self.viewport().update()
+
+    def set_compare(self, image: QImage | None, split: float | None = None) -> None:
+        """Show ``image`` right of the split line (``None`` ends the compare mode)."""
+        self._compare = image
+        if split is not None:
+            self._split = min(max(split, 0.0), 1.0)
+        self.viewport().update()
+
+    def split(self) -> float:
+        return self._split
+
+    def image_rect(self) -> QRectF:
+        return self.sceneRect()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, BACKGROUND)
+        target = self.sceneRect()
+        if self._image is None or target.isEmpty():
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom() < 1)
+        painter.drawImage(target, self._image)
+        if self._compare is not None:
+            x = self.mapToScene(round(self.viewport().width() * self._split), 0).x()
+            right = QRectF(x, target.top(), max(0.0, target.right() - x), target.height())
+            if right.width() > 0:
+                sx = self._compare.width() / target.width()
+                sy = self._compare.height() / target.height()
+                source = QRectF((right.left() - target.left()) * sx, 0, right.width() * sx, right.height() * sy)
+                painter.drawImage(right, self._compare, source)
+            pen = QPen(SPLIT_COLOR, 0)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(x, target.top()), QPointF(x, target.bottom()))
+
+    # -- zoom ------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        """Current scale: 1.0 shows one image pixel per screen pixel."""
+        return self.transform().m11()
+
+    def is_fitted(self) -> bool:
+        return self._fitted
+
+    def fit(self) -> None:
+        """Scale so the whole image is visible; keeps fitting on resize until the user zooms."""
+        if self.sceneRect().isEmpty():
+            return
+        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self._fitted = True
+        self._settled()
+
+    def actual_size(self) -> None:
+        """One image pixel per screen pixel, keeping the view centre."""
+        center = self.center()
+        self.resetTransform()
+        self.centerOn(center)
+        self._fitted = False
+        self._settled()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Multiply the zoom by ``factor`` (clamped), keeping the scene point under ``anchor`` fixed."""
+        current = self.zoom()
+        factor = min(max(current * factor, MIN_ZOOM), MAX_ZOOM) / current
+        if factor == 1.0:
+            return
+        anchor = QPointF(self.viewport().rect().center()) if anchor is None else anchor
+        before = self.mapToScene(anchor.toPoint())
+        self.scale(factor, factor)
+        after = self.mapToScene(anchor.toPoint())
+        delta = (after - before) * self.zoom()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+        self._fitted = False
+        self._settled()
+
+    def center(self) -> QPointF:
+        """The scene point at the centre of the viewport."""
+        return self.mapToScene(self.viewport().rect().center())
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def show_like(self, other: PixelView) -> None:
+        """Take ``other``'s zoom and centre (the two views show the same region); fit if it fits."""
+        if other.is_fitted():
+            self.fit()
+            return
+        self.setTransform(other.transform())
+        self.centerOn(other.center())
+        self._fitted = other.is_fitted()
+        self.viewport().update()
+
+    def _scrolled(self, _value: int) -> None:
+        self.view_changed.emit()
+
+    def _settled(self) -> None:
+        self.zoom_changed.emit(self.zoom())
+        self.view_changed.emit()
+
+    # -- events ----------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        notches = event.angleDelta().y() / 120
+        if notches == 0:
+            super().wheelEvent(event)
+            return
+        self.zoom_by(WHEEL_STEP**notches, event.position())
+        event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self.viewport().unsetCursor()
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pan = event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space_down)
+        if pan:
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        scene = self.mapToScene(event.position().toPoint())
+        self.cursor_moved.emit(scene.x(), scene.y())
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+            self._fitted = False
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            if self._space_down:
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
