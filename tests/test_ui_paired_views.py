@@ -106,3 +106,18 @@ def test_layouts_and_the_preview_is_stretched_to_the_image(qtbot):
         assert "layout must be one of" in str(exc)
     else:
         raise AssertionError("unknown layout accepted")
+
+
+def test_space_tap_is_a_command_but_space_drag_is_not(qtbot):
+    views = _views(qtbot)
+    left = views.left
+    left.setFocus()
+    with qtbot.waitSignal(left.space_tapped, timeout=1000):
+        QTest.keyClick(left, Qt.Key.Key_Space)
+    taps = []
+    left.space_tapped.connect(lambda: taps.append(1))
+    QTest.keyPress(left, Qt.Key.Key_Space)
+    QTest.mousePress(left.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(200, 200))
+    QTest.mouseRelease(left.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(220, 200))
+    QTest.keyRelease(left, Qt.Key.Key_Space)
+    assert taps == []

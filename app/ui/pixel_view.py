@@ -32,6 +32,8 @@ class PixelView(QGraphicsView):
     """Zoom or scroll position changed (drives the sync between paired views)."""
     cursor_moved = Signal(float, float)
     """Scene (image pixel) coordinates under the mouse."""
+    space_tapped = Signal()
+    """Space pressed and released without panning (the window's "mark done")."""
 
     def __init__(self, scene: QGraphicsScene | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +54,7 @@ class PixelView(QGraphicsView):
         self._fitted = True
         self._pan_from: QPointF | None = None
         self._space_down = False
+        self._space_panned = False
         self.horizontalScrollBar().valueChanged.connect(self._scrolled)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
 
@@ -176,21 +179,31 @@ class PixelView(QGraphicsView):
             self.fit()
 
     def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_down = True
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_down = True
+                self._space_panned = False
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_down = False
-            self.viewport().unsetCursor()
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_down = False
+                self.viewport().unsetCursor()
+                if not self._space_panned:
+                    self.space_tapped.emit()
+            event.accept()
+            return
         super().keyReleaseEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pan = event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton and self._space_down)
         if pan:
+            self._space_panned = self._space_panned or self._space_down
             self._pan_from = event.position()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
