@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="darkface-studio",
         description="Review face detections on night-time images.",
+        epilog="darkface-studio project COMMAND ... manages a project database without the window "
+               "(init, import-images, import-labels, export, stats); see darkface-studio project --help. "
+               "To open a folder that is literally named project, write ./project.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("folder", nargs="?", type=Path, help="a folder of images to open")
@@ -43,7 +46,15 @@ def _quit_after_ms(parser: argparse.ArgumentParser) -> int | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, show the main window and run the event loop; returns the exit code."""
+    """Parse arguments, show the main window and run the event loop; returns the exit code.
+
+    ``darkface-studio project ...`` goes to the store's command line instead, before any Qt import.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "project":
+        from app.store.cli import main as project_main
+
+        return project_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

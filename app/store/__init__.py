@@ -38,10 +38,12 @@ from app.store.history import EditData, history, redo_last, revert_edit, undo_la
 from app.store.images import ImportReport, add_image, assign, image_file, import_images, set_review_status, set_split
 from app.store.labels import LabelImportReport, import_labels
 from app.store.project import Project
+from app.store.stats import ProjectStats, project_stats
+from app.store.summaries import ImageSummary, image_summaries
 from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 
 __all__ = [
-    "QUEUE_ORDERS", "BoxData", "add_detections", "start_detection_run", "ConflictError", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
+    "QUEUE_ORDERS", "BoxData", "ImageSummary", "ProjectStats", "image_summaries", "project_stats", "add_detections", "start_detection_run", "ConflictError", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
     "NotFoundError", "OutsideRootsError", "Project", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
     "assign", "box_counts", "boxes_of", "create_box", "delete_box", "get_box", "history", "image_file",
     "import_images", "import_labels", "model_versions", "move_box", "record_detections", "redo_last",

@@ -1,0 +1,258 @@
+"""Exporting a project's labels and predictions through ``srn.formats`` (every file atomic).
+
+Which images: those whose review status is in ``statuses`` (default ``done``: only reviewed
+images are ground truth), optionally of one ``split``. A done image without faces is written with
+zero faces: that it has none is real information. Names in the files are the image paths relative
+to their root (DARK FACE: the file stem, which must then be unique).
+
+Which boxes: labels are the ``accepted`` boxes of any source, with ignore flags and the six WIDER
+attributes where the format holds them. In WIDER FACE the ``invalid`` column *is* the ignore flag,
+so the flag wins when the two disagree (an edited ``ignore``). Predictions are the ``model`` boxes
+of one detection run (default: the latest), ``proposed`` or ``accepted``, with their scores; every
+image the run covered gets a file, an empty one where it found nothing.
+
+Everything is read and checked before the first file is written. A folder export refuses a
+folder that holds other ``.txt`` files, so stale files of an earlier export never mix in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+
+from app.store.errors import NotFoundError, StoreError
+from app.store.models import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, Image
+from app.store.project import Project
+from srn.formats.records import Annotation, sort_annotations
+
+EXPORT_FORMATS = ("wider", "wider-predictions", "darkface", "coco")
+_INVALID = WIDER_ATTRIBUTES.index("invalid")
+
+
+@dataclass
+class ExportReport:
+    out: Path
+    format: str
+    images: int = 0
+    boxes: int = 0
+    run_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        what = f"{self.boxes} detections of run {self.run_id}" if self.run_id is not None else f"{self.boxes} faces"
+        text = f"exported {self.images} images with {what} as {self.format} to {self.out}"
+        return text + (f" ({len(self.warnings)} warnings)" if self.warnings else "")
+
+
+def _statuses(statuses: Iterable[str] | None) -> list[str]:
+    chosen = list(REVIEW_STATUSES if statuses is None else statuses)
+    bad = [s for s in chosen if s not in REVIEW_STATUSES]
+    if bad or not chosen:
+        got = repr(bad[0]) if bad else "no status"
+        raise StoreError(f"review status must be one of {', '.join(REVIEW_STATUSES)}, got {got}")
+    return chosen
+
+
+def _image_filter(query, statuses: Iterable[str] | None, split: str | None):
+    query = query.where(Image.status.in_(_statuses(statuses)))
+    return query.where(Image.split == split) if split is not None else query
+
+
+def _images(project: Project, statuses, split) -> dict[int, Annotation]:
+    """``{image_id: empty Annotation}`` named by path relative to the root; names must be unique."""
+    with project.read() as s:
+        rows = s.execute(_image_filter(select(Image.id, Image.rel_path, Image.width, Image.height), statuses, split)
+                         .order_by(Image.root_id, Image.rel_path)).all()
+    out, seen = {}, {}
+    for r in rows:
+        if r.rel_path in seen:
+            raise StoreError(f"two images are named {r.rel_path!r} (in different image roots; ids {seen[r.rel_path]} "
+                             f"and {r.id}); an export needs unique names")
+        seen[r.rel_path] = r.id
+        out[r.id] = Annotation(name=r.rel_path, boxes=np.zeros((0, 4)), width=r.width, height=r.height,
+                               scores=None, ignore=np.zeros(0, bool), attributes=np.zeros((0, 6), np.int64))
+    return out
+
+
+def label_annotations(project: Project, statuses: Iterable[str] | None = ("done",),
+                      split: str | None = None) -> list[Annotation]:
+    """The labels of the chosen images as ``Annotation``s (accepted boxes), sorted by name."""
+    anns = _images(project, statuses, split)
+    cols = (Box.image_id, Box.x1, Box.y1, Box.x2, Box.y2, Box.ignore, *(getattr(Box, a) for a in WIDER_ATTRIBUTES))
+    query = _image_filter(select(*cols).join(Image, Image.id == Box.image_id).where(Box.state == "accepted"),
+                          statuses, split).order_by(Box.image_id, Box.id)
+    per: dict[int, list] = defaultdict(list)
+    with project.read() as s:
+        for row in s.execute(query):
+            per[row[0]].append(row[1:])
+    for image_id, rows in per.items():
+        data = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+        ann = anns[image_id]
+        ann.boxes, ann.ignore, ann.attributes = data[:, :4], data[:, 4] != 0, data[:, 5:].astype(np.int64)
+    return sort_annotations(anns.values())
+
+
+def _wider_attributes(ann: Annotation) -> np.ndarray:
+    """Attributes whose ``invalid`` column agrees with the ignore flag (the flag wins)."""
+    attrs = ann.attributes.copy()
+    disagree = (attrs[:, _INVALID] != 0) != ann.ignore_or_false
+    attrs[disagree, _INVALID] = ann.ignore_or_false[disagree].astype(np.int64)
+    return attrs
+
+
+def _check_names(anns: list[Annotation]) -> None:
+    for ann in anns:
+        if len(ann.name.split()) != 1:
+            raise StoreError(f"image {ann.name!r}: WIDER FACE names cannot contain white space; rename the file")
+
+
+def _check_folder(folder: Path, keep: set[str]) -> None:
+    """Refuse an output folder that holds ``.txt`` files this export would not overwrite."""
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"{folder} is a file; this export writes a folder")
+    if folder.is_dir():
+        stale = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.txt")
+                       if p.relative_to(folder).as_posix() not in keep)
+        if stale:
+            raise StoreError(f"{folder} holds {len(stale)} other .txt files (e.g. {stale[0]}) that this export would "
+                             "not replace; choose an empty folder")
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; this export writes a file")
+
+
+def export_wider_gt(project: Project, out_file: str | os.PathLike[str], *, statuses: Iterable[str] | None = ("done",),
+                    split: str | None = None) -> ExportReport:
+    """Write the labels as a WIDER FACE ground-truth text file."""
+    from srn.formats import wider
+
+    out = Path(out_file)
+    _check_file(out)
+    anns = label_annotations(project, statuses, split)
+    _check_names(anns)
+    wider.write_gt(out, [wider.WiderRecord(a.name, wider.xyxy_to_xywh(a.boxes), _wider_attributes(a)) for a in anns])
+    return ExportReport(out, "wider", len(anns), sum(len(a.boxes) for a in anns))
+
+
+def export_darkface(project: Project, out_folder: str | os.PathLike[str], *,
+                    statuses: Iterable[str] | None = ("done",), split: str | None = None) -> ExportReport:
+    """Write the labels as a DARK FACE label folder, ``<stem>.txt`` per image.
+
+    DARK FACE has no ignore flag (ignored faces are written as faces, with a warning) and no box
+    without pixels (a WIDER box of width or height 0 is left out, with a warning).
+    """
+    from srn.formats import darkface
+
+    out = Path(out_folder)
+    anns = label_annotations(project, statuses, split)
+    stems: dict[str, str] = {}
+    for ann in anns:
+        if ann.stem in stems:
+            raise StoreError(f"images {stems[ann.stem]} and {ann.name} share the DARK FACE id {ann.stem!r}; "
+                             "export fewer images (--status, --split) or rename one")
+        stems[ann.stem] = ann.name
+    _check_folder(out, {f"{stem}.txt" for stem in stems})
+    report = ExportReport(out, "darkface", len(anns))
+    labels = {}
+    for ann in anns:
+        empty = (ann.boxes[:, 2] < ann.boxes[:, 0]) | (ann.boxes[:, 3] < ann.boxes[:, 1])
+        if empty.any():
+            report.warnings.append(f"{ann.name}: {int(empty.sum())} boxes without pixels (w or h is 0) left out")
+        if ann.ignore_or_false[~empty].any():
+            report.warnings.append(f"{ann.name}: {int(ann.ignore_or_false[~empty].sum())} ignored faces written as "
+                                   "faces (DARK FACE has no ignore flag)")
+        labels[ann.stem] = ann.boxes[~empty]
+        report.boxes += int((~empty).sum())
+    darkface.write_labels_folder(out, labels)
+    return report
+
+
+def export_coco(project: Project, out_file: str | os.PathLike[str], *, statuses: Iterable[str] | None = ("done",),
+                split: str | None = None) -> ExportReport:
+    """Write the labels as COCO ground truth (ignored faces as ``iscrowd``, attributes carried)."""
+    from srn.formats import coco
+
+    out = Path(out_file)
+    _check_file(out)
+    anns = label_annotations(project, statuses, split)
+    coco.export_coco(anns, out)
+    return ExportReport(out, "coco", len(anns), sum(len(a.boxes) for a in anns))
+
+
+def latest_run(project: Project) -> int:
+    with project.read() as s:
+        run_id = s.scalar(select(func.max(DetectionRun.id)))
+    if run_id is None:
+        raise NotFoundError("the project has no detection runs to export")
+    return run_id
+
+
+def prediction_annotations(project: Project, run_id: int | None = None, *,
+                           statuses: Iterable[str] | None = ("done",), split: str | None = None
+                           ) -> tuple[int, list[Annotation]]:
+    """``(run id, Annotations with scores)`` of the chosen images that the run covered."""
+    run_id = latest_run(project) if run_id is None else run_id
+    anns = _images(project, statuses, split)
+    query = _image_filter(
+        select(Box.image_id, Box.x1, Box.y1, Box.x2, Box.y2, Box.score).join(Image, Image.id == Box.image_id)
+        .where(Box.detection_run_id == run_id, Box.source == "model", Box.state.in_(["proposed", "accepted"])),
+        statuses, split).order_by(Box.image_id, Box.score.desc(), Box.id)
+    with project.read() as s:
+        run = s.get(DetectionRun, run_id)
+        if run is None:
+            raise NotFoundError(f"no detection run with id {run_id}")
+        rows = s.execute(query).all()
+    covered = set((run.settings or {}).get("image_ids", [])) | {r.image_id for r in rows}
+    per: dict[int, list] = defaultdict(list)
+    for r in rows:
+        per[r.image_id].append((r.x1, r.y1, r.x2, r.y2, r.score if r.score is not None else 0.0))
+    out = []
+    for image_id in covered & set(anns):
+        data = np.array(per.get(image_id, []), dtype=np.float64).reshape(-1, 5)
+        out.append(Annotation(name=anns[image_id].name, boxes=data[:, :4], width=anns[image_id].width,
+                              height=anns[image_id].height, scores=data[:, 4]))
+    return run_id, sort_annotations(out)
+
+
+def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str], run_id: int | None = None, *,
+                             statuses: Iterable[str] | None = ("done",), split: str | None = None) -> ExportReport:
+    """Write one run's detections as a WIDER FACE predictions folder (``<event>/<image>.txt``)."""
+    from srn.formats import wider
+
+    out = Path(out_folder)
+    run_id, anns = prediction_annotations(project, run_id, statuses=statuses, split=split)
+    files: dict[str, str] = {}
+    for ann in anns:
+        rel = (Path(ann.name).parent / f"{Path(ann.name).stem}.txt").as_posix()
+        if rel in files:
+            raise StoreError(f"images {files[rel]} and {ann.name} would both be written to {rel}")
+        files[rel] = ann.name
+    _check_folder(out, set(files))
+    for ann in anns:
+        wider.write_prediction(out, ann.name, ann.boxes, ann.scores)
+    return ExportReport(out, "wider-predictions", len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
+
+
+def export(project: Project, out: str | os.PathLike[str], fmt: str, *, statuses: Iterable[str] | None = ("done",),
+           split: str | None = None, run_id: int | None = None) -> ExportReport:
+    """Export in ``fmt`` (one of ``EXPORT_FORMATS``); ``run_id`` only for ``wider-predictions``."""
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    if fmt == "wider-predictions":
+        return export_wider_predictions(project, out, run_id, statuses=statuses, split=split)
+    if run_id is not None:
+        raise StoreError(f"a detection run is only exported with the wider-predictions format, not {fmt}")
+    write = {"wider": export_wider_gt, "darkface": export_darkface, "coco": export_coco}[fmt]
+    return write(project, out, statuses=statuses, split=split)
+
+
+__all__ = ["EXPORT_FORMATS", "ExportReport", "export", "export_coco", "export_darkface", "export_wider_gt",
+           "export_wider_predictions", "label_annotations", "latest_run", "prediction_annotations"]
