@@ -100,9 +100,11 @@ def test_attributes_and_ignore_are_edits_too(project):
     a = image_id(project, "a.png")
     box = create_box(project, a, (10, 10, 20, 20), attributes={"blur": 2})
     changed = update_box(project, box.id, box.version, occlusion=1, ignore=True)
-    assert (changed.blur, changed.occlusion, changed.ignore) == (2, 1, True)
+    assert (changed.blur, changed.occlusion, changed.ignore, changed.invalid) == (2, 1, True, 1)  # kept in step
     undo_last(project)
-    assert (get_box(project, box.id).occlusion, get_box(project, box.id).ignore) == (0, False)
+    back = get_box(project, box.id)
+    assert (back.occlusion, back.ignore, back.invalid) == (0, False, 0)
+    assert update_box(project, box.id, back.version, invalid=1).ignore is True
 
 
 def test_undo_redo_chain_survives_a_restart(project, db_url):

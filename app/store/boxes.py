@@ -79,6 +79,14 @@ def _check_values(image: Image, values: dict) -> None:
             raise StoreError(f"box attribute {key} must be a non-negative integer, got {value!r}")
 
 
+def _sync_ignore(values: dict) -> None:
+    """Keep the ignore flag and WIDER's ``invalid`` attribute saying the same thing."""
+    if "ignore" in values and "invalid" not in values:
+        values["invalid"] = int(bool(values["ignore"]))
+    elif "invalid" in values and "ignore" not in values:
+        values["ignore"] = bool(values["invalid"])
+
+
 def _check_geometry(image: Image, x1: float, y1: float, x2: float, y2: float) -> None:
     if not (x1 <= x2 and y1 <= y2):
         raise StoreError(f"box {x1:g} {y1:g} {x2:g} {y2:g}: needs x1 <= x2 and y1 <= y2")
@@ -119,7 +127,10 @@ def create_box(project: Project, image_id: int, xyxy: Iterable[float], *, source
     x1, y1, x2, y2 = (float(v) for v in xyxy)
     if source not in BOX_SOURCES:
         raise StoreError(f"box source must be one of {', '.join(BOX_SOURCES)}, got {source!r}")
-    values = {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "state": state, "ignore": bool(ignore), **(attributes or {})}
+    values = {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "state": state, **(attributes or {})}
+    if ignore or "invalid" not in values:
+        values["ignore"] = bool(ignore)
+    _sync_ignore(values)
     author = author or project.author
     with project.write() as s:
         image = _image(s, image_id)
@@ -170,6 +181,7 @@ def update_box(project: Project, box_id: int, expected_version: int, *, author: 
     """Change a box's fields (coordinates, state, ignore, attributes) if it is still at ``expected_version``."""
     if not changes:
         raise StoreError("update_box needs at least one field to change")
+    _sync_ignore(changes)
     author = author or project.author
     with project.write() as s:
         old, data = _apply(s, box_id, expected_version, changes, author)

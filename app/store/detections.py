@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +124,7 @@ def _write_boxes(s, run: DetectionRun, items, *, source: str, replace_proposed: 
                 "detection_run_id": run.id, "blur": 0, "expression": 0, "illumination": 0, "invalid": 0,
                 "occlusion": 0, "pose": 0, "ignore": False, "author": None, "created_at": now,
                 "updated_at": now, "version": 1}
-    rows: list[dict] = []
+    insert = _BoxInserter(s, template)
     written = 0
     for image_id, boxes, scores in items:
         w, h = sizes[image_id]
@@ -131,17 +132,80 @@ def _write_boxes(s, run: DetectionRun, items, *, source: str, replace_proposed: 
         b[:, [0, 2]] = b[:, [0, 2]].clip(0, w - 1)
         b[:, [1, 3]] = b[:, [1, 3]].clip(0, h - 1)
         keep = (b[:, 2] >= b[:, 0]) & (b[:, 3] >= b[:, 1]) & (scores >= min_score)
-        for (x1, y1, x2, y2), score in zip(b[keep].tolist(), scores[keep].tolist()):
-            rows.append({**template, "image_id": image_id, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                         "score": score})
-        if len(rows) >= BATCH:
-            s.execute(Box.__table__.insert(), rows)
-            written += len(rows)
-            rows = []
-    if rows:
-        s.execute(Box.__table__.insert(), rows)
-        written += len(rows)
+        written += insert.add(image_id, b[keep], scores[keep])
+    insert.flush()
     return written
+
+
+class _BoxInserter:
+    """Bulk INSERT of model boxes, the same rows as ``s.execute(Box.__table__.insert(), [dicts])``.
+
+    SQLAlchemy's executemany costs ~15 µs a row in Python (each row's dict is turned into bind
+    parameters and every value run through its type's bind processor), and psycopg sends one
+    bind/execute per row: 100,000 boxes took 2.3 s on SQLite and 5.6 s on PostgreSQL. Here the
+    constant columns go through their bind processors once, the per-box columns (``_PER_BOX``)
+    through theirs as whole columns, and the rows are tuples built by ``zip`` in C. SQLite gets
+    them with ``executemany`` of one prepared INSERT (``exec_driver_sql``, so engine events still
+    see it); PostgreSQL on psycopg 3 with ``COPY box (...) FROM STDIN``. Rows go out every
+    ``BATCH`` boxes, inside the caller's transaction.
+    """
+
+    _PER_BOX = ("image_id", "x1", "y1", "x2", "y2", "score")
+
+    def __init__(self, session, template: dict) -> None:
+        self.conn = session.connection()
+        dialect = self.conn.dialect
+        table = Box.__table__
+
+        def processor(name):
+            return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+        self.constants = [name for name in template if name not in self._PER_BOX]
+        self.copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        self.direct = self.copy or mark is not None
+        if not self.direct:  # named or numbered placeholders: SQLAlchemy's own executemany, as before
+            self.values = [template[name] for name in self.constants]
+            self.processors = [None] * len(self._PER_BOX)
+        else:
+            procs = {name: processor(name) for name in (*self._PER_BOX, *self.constants)}
+            self.values = [template[name] if procs[name] is None else procs[name](template[name])
+                           for name in self.constants]
+            self.processors = [procs[name] for name in self._PER_BOX]
+        columns = ", ".join(dialect.identifier_preparer.quote(c) for c in (*self._PER_BOX, *self.constants))
+        name = dialect.identifier_preparer.format_table(table)
+        if self.copy:
+            self.sql = f"COPY {name} ({columns}) FROM STDIN"
+        elif self.direct:
+            marks = ", ".join([mark] * (len(self._PER_BOX) + len(self.constants)))
+            self.sql = f"INSERT INTO {name} ({columns}) VALUES ({marks})"
+        self.rows: list[tuple] = []
+
+    def add(self, image_id: int, boxes: np.ndarray, scores: np.ndarray) -> int:
+        n = len(boxes)
+        if n == 0:
+            return 0
+        columns = [[image_id] * n, *boxes.T.tolist(), scores.tolist()]
+        columns = [col if proc is None else list(map(proc, col)) for proc, col in zip(self.processors, columns)]
+        self.rows.extend(zip(*columns, *(repeat(v, n) for v in self.values)))
+        if len(self.rows) >= BATCH:
+            self.flush()
+        return n
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        if self.copy:
+            raw = self.conn.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(self.sql) as copy:
+                for row in self.rows:
+                    copy.write_row(row)
+        elif self.direct:
+            self.conn.exec_driver_sql(self.sql, self.rows)
+        else:
+            names = (*self._PER_BOX, *self.constants)
+            self.conn.execute(Box.__table__.insert(), [dict(zip(names, row)) for row in self.rows])
+        self.rows = []
 
 
 def _check_source(source: str) -> None:
