@@ -1,0 +1,228 @@
+"""Run the face detector over project images in a background thread, storing each image's boxes.
+
+Loading a checkpoint (the authors' ``SRN.pth`` is ~200 MB) and CPU inference take seconds per
+image; on the GUI thread they would freeze the window. The worker writes every image's boxes as
+soon as it is done, so the view can show them while the run goes on, and a cancelled run keeps
+what it finished. One bad image (missing, corrupt) is reported and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from app.store import Project, add_detections, image_file, start_detection_run
+
+NO_RUN = -1
+"""The ``run_id`` of ``cancelled`` when the job stopped before it opened a run in the store."""
+
+
+def format_eta(seconds: float) -> str:
+    """``"1:05:09"`` / ``"4:07"`` for a remaining time; ``""`` when it is not known yet."""
+    if seconds < 0:
+        return ""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
+    """A decoded file (grey, RGBA, 16-bit) as the uint8 RGB the network takes."""
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f"{path}: unsupported pixel type {image.dtype}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def _naming(message: str, path: Path | None) -> str:
+    """The message, prefixed with the file unless it already names it."""
+    if path is None or str(path) in message or path.name in message:
+        return message
+    return f"{path}: {message}"
+
+
+class DetectWorker(QObject):
+    """Loads the detector and runs it; lives in the job's thread.
+
+    Exactly one of ``finished(run_id)``, ``cancelled(run_id)`` or ``failed(message)`` ends a run.
+    """
+
+    device_ready = Signal(str)
+    progress = Signal(int, int, float)  # done, total, eta seconds (-1: unknown)
+    image_done = Signal(int, int)  # image id, boxes stored
+    image_failed = Signal(int, str)  # image id, message naming the file
+    finished = Signal(int)
+    cancelled = Signal(int)
+    failed = Signal(str)
+
+    def __init__(self, project: Project, image_ids: Iterable[int], checkpoint: str | os.PathLike[str],
+                 model_version_id: int | None, enhance, mode: str, device, inference) -> None:
+        super().__init__()
+        self._project = project
+        self._ids = [int(i) for i in image_ids]
+        self._checkpoint = Path(checkpoint)
+        self._model_version_id = model_version_id
+        self._enhance = enhance
+        self._mode = mode
+        self._device = device
+        self._inference = inference
+        self._cancel = threading.Event()
+        self.thread_ident: int | None = None
+        """``threading.get_ident()`` of the thread that ran the job (for diagnostics and tests)."""
+
+    def cancel(self) -> None:
+        """Stop after the current image; safe to call from any thread."""
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        self.thread_ident = threading.get_ident()
+        try:
+            detector = self._load()
+            if detector is None:
+                return
+            if self._cancel.is_set():
+                self.cancelled.emit(NO_RUN)
+                return
+            run_id = start_detection_run(self._project, model_version_id=self._model_version_id,
+                                         enhanced=self._enhance is not None, settings=self._settings(detector))
+            self._detect_all(detector, run_id)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the UI, not kill the thread
+            self.failed.emit(f"Detection failed: {exc}")
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _load(self):
+        from srn.engine.detector import Detector
+
+        try:
+            detector = Detector.from_checkpoint(self._checkpoint, device=self._device, inference=self._inference)
+        except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
+            self.failed.emit(_naming(f"Cannot load the model: {exc}", self._checkpoint))
+            return None
+        self.device_ready.emit(detector.device_name)
+        return detector
+
+    def _settings(self, detector) -> dict:
+        """What the store records about the run, so its boxes can be traced to their source."""
+        from srn.engine.checkpoint import sha256_file
+
+        return {
+            "checkpoint": str(self._checkpoint.resolve()),
+            "checkpoint_sha256": sha256_file(self._checkpoint),
+            "mode": self._mode,
+            "enhancement": self._enhance.to_dict() if self._enhance is not None else None,
+            "device": detector.device_name,
+            "inference": detector.inference.to_dict(),
+        }
+
+    def _read(self, image_id: int) -> tuple[Path | None, np.ndarray | Exception]:
+        """The image's file and pixels, or the error that stopped reading them (never raises)."""
+        from srn.imageio import read_image
+
+        path = None
+        try:
+            path = image_file(self._project, image_id)
+            return path, _rgb8(read_image(path), path)
+        except Exception as exc:  # noqa: BLE001 - reported per image
+            return path, exc
+
+    def _detect_all(self, detector, run_id: int) -> None:
+        total = len(self._ids)
+        self.progress.emit(0, total, -1.0)
+        started = time.monotonic()
+        # Decode the next file while the network works on this one.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-read") as pool:
+            pending: Future | None = pool.submit(self._read, self._ids[0]) if total else None
+            for done, image_id in enumerate(self._ids, start=1):
+                if self._cancel.is_set():
+                    self.cancelled.emit(run_id)
+                    return
+                path, image = pending.result()
+                pending = pool.submit(self._read, self._ids[done]) if done < total else None
+                self._detect_one(detector, run_id, image_id, path, image)
+                elapsed = time.monotonic() - started
+                eta = elapsed / done * (total - done)
+                self.progress.emit(done, total, eta)
+        self.finished.emit(run_id)
+
+    def _detect_one(self, detector, run_id: int, image_id: int, path: Path | None, image) -> None:
+        try:
+            if isinstance(image, Exception):
+                raise image
+            det = detector.detect([image], enhance=self._enhance, mode=self._mode)[0]
+            boxes = det.boxes.detach().cpu().numpy()
+            scores = det.scores.detach().cpu().numpy()
+            stored = add_detections(self._project, run_id, {image_id: (boxes, scores)})
+        except Exception as exc:  # noqa: BLE001 - one bad image never stops the run
+            self.image_failed.emit(image_id, _naming(str(exc) or type(exc).__name__, path))
+        else:
+            self.image_done.emit(image_id, stored)
+
+
+class DetectJob(QObject):
+    """Owns a ``DetectWorker`` and its ``QThread``; re-emits the worker's signals in the GUI thread.
+
+    ``start()`` begins; ``cancel()`` stops after the current image; ``stop()`` cancels and waits
+    for the thread (the window calls it when it closes). Parent the job to the application, not
+    a window: destroying a ``QThread`` that still runs aborts the process.
+    """
+
+    device_ready = Signal(str)
+    progress = Signal(int, int, float)
+    image_done = Signal(int, int)
+    image_failed = Signal(int, str)
+    finished = Signal(int)
+    cancelled = Signal(int)
+    failed = Signal(str)
+
+    def __init__(self, project: Project, image_ids: Iterable[int], checkpoint: str | os.PathLike[str],
+                 model_version_id: int | None = None, enhance=None, mode: str = "single", device=None, *,
+                 inference=None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        if mode not in ("single", "multiscale"):
+            raise ValueError(f"mode must be 'single' or 'multiscale', got {mode!r}")
+        self._thread = QThread()
+        self._thread.setObjectName("detect")
+        self._worker = DetectWorker(project, image_ids, checkpoint, model_version_id, enhance, mode, device,
+                                    inference)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        for name in ("device_ready", "progress", "image_done", "image_failed", "finished", "cancelled", "failed"):
+            getattr(self._worker, name).connect(getattr(self, name))
+        # Direct: quit from the worker thread itself; a queued quit would need the GUI thread's
+        # event loop, which is blocked in stop() -> wait() when the window closes.
+        for end in (self._worker.finished, self._worker.cancelled, self._worker.failed):
+            end.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+
+    @property
+    def worker(self) -> DetectWorker:
+        return self._worker
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def cancel(self) -> None:
+        """Stop after the image in progress; what finished stays in the store."""
+        self._worker.cancel()
+
+    def wait(self, timeout_ms: int = 10_000) -> bool:
+        return self._thread.wait(timeout_ms) if self._thread.isRunning() else True
+
+    def stop(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel and wait for the thread to end; returns False if it did not end in time."""
+        self._worker.cancel()
+        return self.wait(timeout_ms)
