@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from app.sample_project import data_dir
     from app.ui.app_icon import app_icon
-    from app.ui.main_window import MainWindow
+    from app.ui.review_window import ReviewWindow
 
     QApplication.setApplicationName(APP_NAME)
     QApplication.setOrganizationName(ORG_NAME)
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if icon is not None:
         app.setWindowIcon(icon)
 
-    window = MainWindow()
+    window = ReviewWindow()
     app.aboutToQuit.connect(window.stop_jobs)
     window.show()
     if args.folder is not None:

@@ -31,6 +31,8 @@ SAMPLE_SEED = 2019
 SAMPLE_WIDTH, SAMPLE_HEIGHT = 1080, 720
 """DARK FACE's image size, so the sample looks like the real data."""
 COMPLETE_MARKER = ".complete"
+SAMPLE_IMAGES = "night"
+"""The sample's image folder that the app opens (``day/`` holds the same scenes in daylight)."""
 DATA_DIR_ENV = "DARKFACE_DATA_DIR"
 _LOCK_POLL_MS = 200
 

@@ -20,7 +20,8 @@ from app.sample_project import (
     is_complete,
     sample_project_dir,
 )
-from app.ui.main_window import MainWindow
+from app.project_folder import folder_project_path
+from app.ui.review_window import ReviewWindow
 from srn.data import synth
 from srn.formats.darkface import read_label
 
@@ -155,23 +156,25 @@ def _slow_generator(out, n, seed, config=None, progress=None, cancel=None):
 
 
 def test_window_opens_the_sample_night_images_when_ready(qtbot, qt_settings, tmp_path: Path) -> None:
-    window = MainWindow(settings=qt_settings)
+    window = ReviewWindow(settings=qt_settings)
     qtbot.addWidget(window)
     window.show()
     job = window.start_sample_project(tmp_path, **SMALL)
-    assert "Preparing the sample project" in window.status_text()
+    assert "Preparing the sample project" in window.statusBar().currentMessage()
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
     night = tmp_path / "sample-v1" / "night"
-    assert window.folder() == night
-    assert window.model().rowCount() == 3
-    assert window.current_path() == night / "1.png"
-    assert window.image_view().box_count() == len(read_label(tmp_path / "sample-v1" / "label" / "1.txt"))
+    assert window.project.path == folder_project_path(night)
+    assert window.browser_model.rowCount() == 3
+    summary = window.browser_model.summary(window.browser_model.row_of(window.current_image_id))
+    assert summary.rel_path == "1.png"
+    assert len(window.scene.boxes()) == len(read_label(tmp_path / "sample-v1" / "label" / "1.txt"))
+    window.close()
 
 
 def test_closing_the_window_cancels_generation(qtbot, qt_settings, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(synth, "write_dataset", _slow_generator)
-    window = MainWindow(settings=qt_settings)
+    window = ReviewWindow(settings=qt_settings)
     qtbot.addWidget(window)
     window.show()
     job = window.start_sample_project(tmp_path, **SMALL)
@@ -190,7 +193,7 @@ def test_deleting_a_window_mid_generation_does_not_take_the_job_down(
     qtbot, qt_settings, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setattr(synth, "write_dataset", _slow_generator)
-    window = MainWindow(settings=qt_settings)
+    window = ReviewWindow(settings=qt_settings)
     job = window.start_sample_project(tmp_path, **SMALL)
     with qtbot.waitSignal(job.progress, timeout=10_000):
         pass
@@ -206,10 +209,11 @@ def test_deleting_a_window_mid_generation_does_not_take_the_job_down(
 def test_a_folder_opened_meanwhile_is_not_replaced_by_the_sample(qtbot, qt_settings, tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
-    window = MainWindow(settings=qt_settings)
+    window = ReviewWindow(settings=qt_settings)
     qtbot.addWidget(window)
     job = window.start_sample_project(tmp_path / "data", **SMALL)
     window.open_folder(mine)
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
-    assert window.folder() == mine
+    assert window.project.path == folder_project_path(mine)
+    window.close()

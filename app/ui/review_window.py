@@ -1,0 +1,583 @@
+"""The review window: image browser, original/enhanced views with editable boxes, side panels.
+
+It owns no data: the project store holds images, boxes and edits (every edit is committed when
+made, so there is no Save and a crash loses nothing); the panels and jobs do the work. This class
+wires them: which image is shown, keyboard actions from ``app.ui.keymap``, the status bar.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QModelIndex, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QPlainTextEdit,
+    QSlider,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.store import (
+    NotFoundError,
+    Project,
+    StoreError,
+    image_summaries,
+    review_queue,
+    set_review_status,
+)
+from app.ui.box_attributes import BoxAttributePanel
+from app.ui.box_editor import BoxEditor
+from app.ui.box_scene import BoxScene
+from app.ui.detect_panel import DetectPanel
+from app.ui.enhance_panel import EnhancePanel
+from app.ui.help_overlay import HelpOverlay
+from app.ui.histogram import LuminanceHistogram
+from app.ui.image_browser_model import ImageBrowserModel, ImageFilterProxy
+from app.ui.keymap import KEYMAP
+from app.ui.paired_views import PairedViews
+from app.ui.qimage import to_qimage
+from app.jobs.enhance_job import EnhancePreviewer
+from srn.imageio import ImageReadError, read_image
+
+STATUS_FILTERS = {"All images": None, "New": ["new"], "In progress": ["in_progress"], "Done": ["done"],
+                  "Skipped": ["skipped"], "Not done": ["new", "in_progress", "skipped"]}
+ORDERS = {"Path": "path", "Unreviewed first": "unreviewed", "Lowest confidence first": "lowest_confidence",
+          "Raw vs enhanced disagreement": "disagreement"}
+ZOOM_STEP = 1.25
+MAX_RECENT = 8
+
+
+class ReviewWindow(QMainWindow):
+    """Review one project. ``open_project(location)`` shows it; ``current_image_id`` is what is shown."""
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("DarkFace Studio")
+        self.setAcceptDrops(True)
+        self._settings = settings if settings is not None else QSettings()
+        self.project: Project | None = None
+        self.current_image_id: int | None = None
+        self._rgb: np.ndarray | None = None
+        self.undo_stack = QUndoStack(self)
+        self._sample_job = None
+
+        self.scene = BoxScene(self)
+        self.views = PairedViews(self.scene)
+        self.setCentralWidget(self.views)
+        self.editor = BoxEditor(None, self.scene, self.undo_stack)
+        # owned by the application, not the window: a window deleted without close() must not
+        # destroy the previewer's running QThreads (that aborts the process); it is stopped instead
+        self.previewer = previewer = EnhancePreviewer(QCoreApplication.instance())
+        self.destroyed.connect(lambda *_: previewer.stop())
+
+        self._build_browser()
+        self._build_panels()
+        self._build_status()
+        self.actions: dict[str, QAction] = {}
+        self._create_actions()
+        self.help = HelpOverlay(self)
+
+        self.views.cursor_moved.connect(self._on_cursor)
+        self.views.zoom_changed.connect(lambda _z: self._refresh_status())
+        for view in self.views.views():
+            view.space_tapped.connect(self.mark_done)
+        self.editor.boxes_changed.connect(self._on_boxes_changed)
+        self.editor.error.connect(self._log)
+        self.previewer.preview_ready.connect(self._on_enhanced)
+        self.previewer.full_ready.connect(self._on_enhanced)
+        self.previewer.failed.connect(lambda _k, msg: self._log(msg))
+        self.enhance_panel.params_changed.connect(self.previewer.request)
+        self.enhance_panel.params_committed.connect(self.previewer.request_full)
+        self._restore()
+
+    # -- construction ----------------------------------------------------------------------
+    def _build_browser(self) -> None:
+        self.browser_model = ImageBrowserModel(self._path_of)
+        self.browser_proxy = ImageFilterProxy(self)
+        self.browser_proxy.setSourceModel(self.browser_model)
+        self.browser = QListView()
+        self.browser.setObjectName("imageBrowser")
+        self.browser.setModel(self.browser_proxy)
+        self.browser.setUniformItemSizes(True)
+        self.browser.setIconSize(self.browser.iconSize().expandedTo(self.browser.iconSize()) * 0 + _icon_size())
+        self.browser.selectionModel().currentChanged.connect(self._on_browser_current)
+        self.status_filter = QComboBox()
+        self.status_filter.addItems(list(STATUS_FILTERS))
+        self.order_box = QComboBox()
+        self.order_box.addItems(list(ORDERS))
+        self.text_filter = QLineEdit()
+        self.text_filter.setPlaceholderText("filter by name")
+        self.detections_filter = QComboBox()
+        self.detections_filter.addItems(["any", "with proposals", "without proposals"])
+        for widget in (self.status_filter, self.detections_filter):
+            widget.currentIndexChanged.connect(self._apply_filter)
+        self.text_filter.textChanged.connect(self._apply_filter)
+        self.order_box.currentIndexChanged.connect(self._apply_order)
+        panel = QWidget()
+        box = QVBoxLayout(panel)
+        box.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        row.addWidget(self.status_filter)
+        row.addWidget(self.detections_filter)
+        box.addLayout(row)
+        box.addWidget(self.text_filter)
+        box.addWidget(self.order_box)
+        box.addWidget(self.browser, 1)
+        self.browser_counts = QLabel()
+        box.addWidget(self.browser_counts)
+        dock = QDockWidget("Images", self)
+        dock.setObjectName("imagesDock")
+        dock.setWidget(panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+    def _build_panels(self) -> None:
+        self.attributes = BoxAttributePanel(self.editor)
+        self.enhance_panel = EnhancePanel()
+        self.histogram = LuminanceHistogram()
+        enhance = QWidget()
+        box = QVBoxLayout(enhance)
+        box.addWidget(self.enhance_panel)
+        box.addWidget(self.histogram)
+        self.detect_panel = DetectPanel()
+        self.detect_panel.set_scope_provider(self._scope_ids)
+        self.detect_panel.enhance_params = self.enhance_panel.params
+        self.detect_panel.image_done.connect(self._on_detected)
+        self.detect_panel.run_finished.connect(lambda _run: self.reload_browser())
+        self.log_panel = QPlainTextEdit()
+        self.log_panel.setReadOnly(True)
+        self.log_panel.setObjectName("logPanel")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.attributes, "Box")
+        self.tabs.addTab(enhance, "Enhance")
+        self.tabs.addTab(self.detect_panel, "Detect")
+        self.tabs.addTab(self.log_panel, "Log")
+        dock = QDockWidget("Panels", self)
+        dock.setObjectName("panelsDock")
+        dock.setWidget(self.tabs)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+
+    def _build_status(self) -> None:
+        self.confidence = QSlider(Qt.Orientation.Horizontal)
+        self.confidence.setRange(0, 100)
+        self.confidence.setValue(50)
+        self.confidence.setMaximumWidth(160)
+        self.confidence.setToolTip("Hide model boxes scored below this (also the accept-all threshold)")
+        self.confidence.valueChanged.connect(self._on_confidence)
+        self.confidence_label = QLabel()
+        self.status_label = QLabel()
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(QLabel("min score"))
+        self.statusBar().addPermanentWidget(self.confidence)
+        self.statusBar().addPermanentWidget(self.confidence_label)
+        self._on_confidence(self.confidence.value())
+
+    def _create_actions(self) -> None:
+        slots = {
+            "next_image": lambda: self.step(1), "previous_image": lambda: self.step(-1),
+            "next_unreviewed": self.next_unreviewed, "mark_done": self.mark_done,
+            "draw_mode": lambda: self.editor.set_mode("draw"), "select_mode": self._select_mode,
+            "delete_box": self.editor.delete_selected, "accept_box": self.editor.accept_selected,
+            "reject_box": self.editor.reject_selected, "accept_all": self.accept_all,
+            "nudge_left": lambda: self._nudge(-1, 0), "nudge_right": lambda: self._nudge(1, 0),
+            "nudge_up": lambda: self._nudge(0, -1), "nudge_down": lambda: self._nudge(0, 1),
+            "undo": self.undo_stack.undo, "redo": self.undo_stack.redo,
+            "toggle_boxes": self.toggle_boxes, "fit": self.views.fit, "actual_size": self.views.actual_size,
+            "zoom_in": lambda: self.views.zoom_by(ZOOM_STEP), "zoom_out": lambda: self.views.zoom_by(1 / ZOOM_STEP),
+            "layout_side": lambda: self.views.set_layout("side"), "layout_single": self._toggle_single,
+            "layout_split": lambda: self.views.set_layout("split"), "help": self.toggle_help,
+        }
+        menus = {}
+        for b in KEYMAP:
+            action = QAction(b.label, self)
+            action.setObjectName(b.action)
+            if not b.by_view:
+                action.setShortcuts([QKeySequence(k) for k in b.keys])
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slots[b.action])
+            self.addAction(action)
+            self.actions[b.action] = action
+            menu = menus.get(b.group) or self.menuBar().addMenu(f"&{b.group}")
+            menus[b.group] = menu
+            menu.addAction(action)
+        open_action = QAction("Open project…", self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self._choose_project)
+        import_action = QAction("Open image folder…", self)
+        import_action.triggered.connect(self._choose_folder)
+        file_menu = self.menuBar().addMenu("&File")
+        self.menuBar().insertMenu(self.menuBar().actions()[0], file_menu)
+        file_menu.addAction(open_action)
+        file_menu.addAction(import_action)
+        self.recent_menu = file_menu.addMenu("Recent projects")
+        self._fill_recent()
+
+    # -- project ---------------------------------------------------------------------------
+    def open_project(self, location: str | os.PathLike[str]) -> bool:
+        """Open a project (SQLite file or URL); errors go to the status bar and the log."""
+        try:
+            project = Project.open(location)
+        except (StoreError, OSError) as exc:
+            self._log(f"Could not open {location}: {exc}")
+            return False
+        return self.set_project(project)
+
+    def open_folder(self, folder: str | os.PathLike[str]) -> bool:
+        """Open (creating if needed) the project kept beside a folder of images, importing new images."""
+        from app.project_folder import open_folder_project
+
+        try:
+            project, messages = open_folder_project(folder)
+        except (StoreError, OSError, ValueError) as exc:
+            self._log(f"Could not open {folder}: {exc}")
+            return False
+        for message in messages:
+            self._log(message)
+        return self.set_project(project)
+
+    def set_project(self, project: Project) -> bool:
+        if self.project is not None:
+            self.project.close()
+        self.project = project
+        self.undo_stack.clear()
+        self.editor.set_project(project)
+        self.enhance_panel.set_project(project)
+        self.detect_panel.set_project(project)
+        self.setWindowTitle(f"DarkFace Studio — {project.path or project.url}")
+        self._remember_recent(str(project.path or project.url))
+        self.reload_browser()
+        if self.browser_proxy.rowCount():
+            self.select_row(0)
+        else:
+            self.show_image(None)
+        return True
+
+    def reload_browser(self) -> None:
+        if self.project is None:
+            return
+        current = self.current_image_id
+        self.browser_model.set_rows(image_summaries(self.project))
+        self._apply_order()
+        if current is not None:
+            self._select_image(current, load=False)
+        self._refresh_counts()
+
+    def _path_of(self, summary) -> Path:
+        return self.project.image_path(summary.root_id, summary.rel_path)
+
+    # -- navigation ------------------------------------------------------------------------
+    def select_row(self, row: int) -> None:
+        index = self.browser_proxy.index(row, 0)
+        if index.isValid():
+            self.browser.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def current_row(self) -> int:
+        return self.browser.currentIndex().row()
+
+    def step(self, delta: int) -> None:
+        rows = self.browser_proxy.rowCount()
+        if rows:
+            self.select_row(min(max(self.current_row() + delta, 0), rows - 1))
+
+    def next_unreviewed(self) -> None:
+        if self.project is None:
+            return
+        queue = [q.image_id for q in review_queue(self.project, "unreviewed", statuses=["new", "in_progress"])]
+        after = [i for i in queue if i != self.current_image_id]
+        if after:
+            self._select_image(after[0])
+
+    def mark_done(self) -> None:
+        if self.project is None or self.current_image_id is None:
+            return
+        set_review_status(self.project, self.current_image_id, "done")
+        self.browser_model.update_rows(image_summaries(self.project, [self.current_image_id]))
+        self._refresh_counts()
+        self.step(1)
+
+    def _select_image(self, image_id: int, load: bool = True) -> None:
+        row = self.browser_model.row_of(image_id)
+        if row is None:
+            return
+        index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
+        if not index.isValid():
+            return
+        selection = self.browser.selectionModel()
+        if not load:
+            selection.blockSignals(True)
+        selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if not load:
+            selection.blockSignals(False)
+
+    def _on_browser_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            source = self.browser_proxy.mapToSource(current)
+            self.show_image(self.browser_model.summary(source.row()).id)
+
+    # -- showing an image ------------------------------------------------------------------
+    def show_image(self, image_id: int | None) -> None:
+        """Show image ``image_id`` (original, enhanced, boxes); a bad file is reported and skipped over."""
+        self.current_image_id = image_id
+        self._rgb = None
+        if image_id is None or self.project is None:
+            self.editor.load(None)
+            self.views.set_images(None, None)
+            self.previewer.set_image(None, None)
+            self._refresh_status()
+            return
+        try:
+            self.editor.load(image_id)
+            path = self.project.image_path(*self._root_and_path(image_id))
+            rgb = read_image(path)
+            if rgb.ndim == 2:
+                rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+            rgb = rgb[:, :, :3]
+            if rgb.dtype != np.uint8:
+                rgb = (rgb / 257).astype(np.uint8)
+        except (ImageReadError, NotFoundError, StoreError, OSError) as exc:
+            self._log(str(exc))
+            self.views.set_images(None, None)
+            self.previewer.set_image(None, None)
+            self._refresh_status()
+            return
+        self._rgb = rgb
+        original = to_qimage(rgb)
+        params = self.enhance_panel.params()
+        cached = self.previewer.cache.get(image_id, params)
+        self.views.set_images(original, to_qimage(cached) if cached is not None else None)
+        self.previewer.set_image(image_id, rgb)
+        if cached is None:
+            self.previewer.request(params)
+            self.previewer.request_full(params)
+        else:
+            self.histogram.set_images(rgb, cached)
+        self._refresh_status()
+
+    def _root_and_path(self, image_id: int) -> tuple[int, str]:
+        row = self.browser_model.row_of(image_id)
+        if row is not None:
+            s = self.browser_model.summary(row)
+            return s.root_id, s.rel_path
+        summary = image_summaries(self.project, [image_id])
+        if not summary:
+            raise NotFoundError(f"no image with id {image_id}")
+        return summary[0].root_id, summary[0].rel_path
+
+    def _on_enhanced(self, key, image: np.ndarray, _params) -> None:
+        if key != self.current_image_id or image is None:
+            return
+        self.views.set_enhanced(to_qimage(image))
+        if self._rgb is not None and image.shape[:2] == self._rgb.shape[:2]:
+            self.histogram.set_images(self._rgb, image)
+
+    def _on_detected(self, image_id: int) -> None:
+        if self.project is not None:
+            self.browser_model.update_rows(image_summaries(self.project, [image_id]))
+        if image_id == self.current_image_id:
+            self.editor.load(image_id)
+        self._refresh_counts()
+
+    def _on_boxes_changed(self, image_id: int) -> None:
+        if self.project is not None:
+            self.browser_model.update_rows(image_summaries(self.project, [image_id]))
+        self._refresh_status()
+
+    # -- editing helpers -------------------------------------------------------------------
+    def _select_mode(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        self.editor.set_mode("select")
+
+    def _nudge(self, dx: int, dy: int) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        step = 10 if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+        self.editor.nudge_selected(dx * step, dy * step)
+
+    def accept_all(self) -> None:
+        self.editor.accept_all_above(self.confidence.value() / 100)
+
+    def toggle_boxes(self) -> None:
+        self.scene.set_boxes_visible(not self.scene.boxes_visible())
+
+    def _toggle_single(self) -> None:
+        if self.views.layout_name() == "single":
+            self.views.set_show_enhanced(not self.views._show_enhanced)
+        else:
+            self.views.set_layout("single")
+
+    def toggle_help(self) -> None:
+        self.help.toggle()
+
+    def _on_confidence(self, value: int) -> None:
+        self.scene.set_confidence_threshold(value / 100)
+        self.confidence_label.setText(f"{value / 100:.2f}")
+
+    def _scope_ids(self, scope: str) -> list[int] | None:
+        if self.project is None:
+            return []
+        if scope == "current":
+            return [] if self.current_image_id is None else [self.current_image_id]
+        if scope == "selected":
+            rows = self.browser.selectionModel().selectedRows()
+            return [self.browser_model.summary(self.browser_proxy.mapToSource(i).row()).id for i in rows]
+        return None  # the panel's own queries: all unreviewed / all images
+
+    # -- filters and order -----------------------------------------------------------------
+    def _apply_filter(self) -> None:
+        detections = {0: None, 1: True, 2: False}[self.detections_filter.currentIndex()]
+        self.browser_proxy.set_filter(statuses=STATUS_FILTERS[self.status_filter.currentText()],
+                                      has_detections=detections, text=self.text_filter.text())
+        self._refresh_counts()
+
+    def _apply_order(self) -> None:
+        if self.project is None:
+            return
+        order = ORDERS[self.order_box.currentText()]
+        self.browser_model.reorder([q.image_id for q in review_queue(self.project, order)])
+
+    # -- status ----------------------------------------------------------------------------
+    def _refresh_counts(self) -> None:
+        total = self.browser_model.rowCount()
+        done = sum(1 for i in range(total) if self.browser_model.summary(i).status == "done")
+        self.browser_counts.setText(f"{self.browser_proxy.rowCount()} shown · {total} images · {done} done")
+
+    def _refresh_status(self, cursor: str = "") -> None:
+        parts = []
+        if self._rgb is not None:
+            h, w = self._rgb.shape[:2]
+            parts.append(f"{w}×{h}")
+        parts.append(f"zoom {self.views.zoom() * 100:.0f}%")
+        boxes = self.scene.boxes()
+        if boxes:
+            labels = sum(1 for b in boxes if b.state == "accepted")
+            proposed = sum(1 for b in boxes if b.state == "proposed")
+            parts.append(f"{labels} faces, {proposed} proposed")
+        if cursor:
+            parts.append(cursor)
+        self.status_label.setText("  ·  ".join(parts))
+
+    def status_text(self) -> str:
+        return self.status_label.text()
+
+    def _on_cursor(self, x: float, y: float) -> None:
+        if self._rgb is None:
+            return
+        ix, iy = int(np.floor(x)), int(np.floor(y))
+        h, w = self._rgb.shape[:2]
+        if 0 <= ix < w and 0 <= iy < h:
+            r, g, b = (int(v) for v in self._rgb[iy, ix, :3])
+            self._refresh_status(f"({ix}, {iy}) RGB {r} {g} {b}")
+
+    def _log(self, text: str) -> None:
+        self.log_panel.appendPlainText(text)
+        self.statusBar().showMessage(text, 10_000)
+
+    # -- settings, files, drag and drop ----------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self._settings.value("review/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self._settings.value("review/state")
+        if state is not None:
+            self.restoreState(state)
+        self.views.set_layout(str(self._settings.value("review/layout", "side")))
+
+    def _remember_recent(self, location: str) -> None:
+        recent = [r for r in (self._settings.value("review/recent") or []) if r != location]
+        self._settings.setValue("review/recent", [location, *recent][:MAX_RECENT])
+        self._fill_recent()
+
+    def recent_projects(self) -> list[str]:
+        return list(self._settings.value("review/recent") or [])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for location in self.recent_projects():
+            action = self.recent_menu.addAction(location)
+            action.triggered.connect(lambda _=False, loc=location: self.open_project(loc))
+
+    def _choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", "DarkFace projects (*.db);;All files (*)")
+        if path:
+            self.open_project(path)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if folder:
+            self.open_folder(folder)
+
+    def dragEnterEvent(self, event) -> None:
+        urls = event.mimeData().urls()
+        if urls and all(u.isLocalFile() and Path(u.toLocalFile()).is_dir() for u in urls):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            self.open_folder(url.toLocalFile())
+            break
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.help.isVisible():
+            self.help.setGeometry(self.rect())
+
+    # -- sample project --------------------------------------------------------------------
+    def start_sample_project(self, base: str | os.PathLike[str], **options):
+        """Generate (or reuse) the sample project in the background and open it when ready."""
+        from PySide6.QtCore import QCoreApplication
+
+        from app.jobs.sample_job import SampleProjectJob
+
+        if self._sample_job is not None and self._sample_job.is_running():
+            return self._sample_job
+        # parented to the application: a QThread destroyed while running aborts the process
+        job = SampleProjectJob(base, QCoreApplication.instance(), **options)
+        job.finished.connect(self._on_sample_ready)
+        job.failed.connect(self._log)
+        self._sample_job = job
+        self.statusBar().showMessage(f"Preparing the sample project in {Path(base)}…")
+        job.start()
+        return job
+
+    def sample_job(self):
+        return self._sample_job
+
+    def _on_sample_ready(self, path: Path) -> None:
+        from app.sample_project import SAMPLE_IMAGES
+
+        if self.project is None:
+            self.open_folder(Path(path) / SAMPLE_IMAGES)
+
+    def stop_jobs(self) -> None:
+        if self._sample_job is not None:
+            self._sample_job.stop()
+        self.previewer.stop()
+        self.detect_panel.stop()
+        self.browser_model.wait_for_thumbnails(5000)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._settings.setValue("review/geometry", self.saveGeometry())
+        self._settings.setValue("review/state", self.saveState())
+        self._settings.setValue("review/layout", self.views.layout_name())
+        self.stop_jobs()
+        if self.project is not None:
+            self.project.close()
+        super().closeEvent(event)
+
+
+def _icon_size():
+    from PySide6.QtCore import QSize
+
+    return QSize(64, 48)
