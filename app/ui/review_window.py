@@ -80,7 +80,7 @@ class ReviewWindow(QMainWindow):
         # owned by the application, not the window: a window deleted without close() must not
         # destroy the previewer's running QThreads (that aborts the process); it is stopped instead
         self.previewer = previewer = EnhancePreviewer(QCoreApplication.instance())
-        self.destroyed.connect(lambda *_: previewer.stop())
+        self.destroyed.connect(lambda *_: _stop_if_alive(previewer))
 
         self._build_browser()
         self._build_panels()
@@ -562,8 +562,8 @@ class ReviewWindow(QMainWindow):
 
     def stop_jobs(self) -> None:
         if self._sample_job is not None:
-            self._sample_job.stop()
-        self.previewer.stop()
+            _stop_if_alive(self._sample_job)
+        _stop_if_alive(self.previewer)
         self.detect_panel.stop()
         self.browser_model.wait_for_thumbnails(5000)
 
@@ -581,3 +581,14 @@ def _icon_size():
     from PySide6.QtCore import QSize
 
     return QSize(64, 48)
+
+
+def _stop_if_alive(job) -> None:
+    """Stop a job unless Qt already deleted it (at application exit the app's children go first)."""
+    import shiboken6
+
+    try:
+        if shiboken6.isValid(job):
+            job.stop()
+    except RuntimeError:  # deleted between the check and the call (interpreter shutdown)
+        pass
