@@ -21,7 +21,7 @@ from app.store.errors import ImportCancelled, NotFoundError, StoreError
 from app.store.models import REVIEW_STATUSES, Edit, Image, ImportProblem, utcnow
 from app.store.project import Project
 from srn.formats.images import image_size
-from srn.imageio import IMAGE_EXTENSIONS, ImageReadError
+from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image
 
 BATCH = 500
 _HASH_CHUNK = 1 << 20
@@ -49,11 +49,29 @@ class ImportReport:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
+    return _hash_and_tail(path)[0]
+
+
+def _hash_and_tail(path: str | os.PathLike[str]) -> tuple[str, bytes]:
+    """sha256 of the file and its last 64 bytes (to see whether it ends as its format must)."""
     digest = hashlib.sha256()
+    tail = b""
     with open(path, "rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+            tail = (tail + chunk)[-64:]
+    return digest.hexdigest(), tail
+
+
+def _looks_truncated(path: Path, tail: bytes) -> bool:
+    """A PNG must end with its IEND chunk, a JPEG with the EOI marker (allowing trailing bytes
+    after it only if a full decode succeeds): an interrupted copy keeps its header, not its end."""
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        return not tail.endswith(b"IEND\xaeB`\x82")
+    if suffix in (".jpg", ".jpeg"):
+        return b"\xff\xd9" not in tail
+    return False
 
 
 def scan_folder(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
@@ -118,7 +136,9 @@ def import_images(project: Project, folder: str | os.PathLike[str], *,
             continue
         try:
             width, height = image_size(path)
-            digest = file_sha256(path)
+            digest, tail = _hash_and_tail(path)
+            if _looks_truncated(path, tail):
+                read_image(path)  # a file that still decodes is accepted; a cut one raises here
         except ImageReadError as exc:
             reason = exc.reason
             report.problems.append((rel, reason))
