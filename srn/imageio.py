@@ -67,6 +67,17 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return image
 
 
+def as_rgb8(image: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
+    """A decoded file (grey, RGBA, 16-bit) as the uint8 RGB the detector takes; ``path`` names it in errors."""
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f"{path}: unsupported pixel type {image.dtype}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
 def encode_image(rgb: np.ndarray, suffix: str, jpeg_quality: int = 95) -> bytes:
     """Encode an RGB/grey uint8 image in the format that ``suffix`` (``.png``, ``.jpg``, ...) names."""
     array = rgb[:, :, ::-1] if rgb.ndim == 3 else rgb

@@ -34,17 +34,6 @@ def format_eta(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
-    """A decoded file (grey, RGBA, 16-bit) as the uint8 RGB the network takes."""
-    if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise ValueError(f"{path}: unsupported pixel type {image.dtype}")
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
-
-
 def _naming(message: str, path: Path | None) -> str:
     """The message, prefixed with the file unless it already names it."""
     if path is None or str(path) in message or path.name in message:
@@ -115,7 +104,7 @@ class DetectWorker(QObject):
 
     def _settings(self, detector) -> dict:
         """What the store records about the run, so its boxes can be traced to their source."""
-        from srn.engine.checkpoint import sha256_file
+        from srn.fileio import sha256_file
 
         return {
             "checkpoint": str(self._checkpoint.resolve()),
@@ -128,12 +117,12 @@ class DetectWorker(QObject):
 
     def _read(self, image_id: int) -> tuple[Path | None, np.ndarray | Exception]:
         """The image's file and pixels, or the error that stopped reading them (never raises)."""
-        from srn.imageio import read_image
+        from srn.imageio import as_rgb8, read_image
 
         path = None
         try:
             path = image_file(self._project, image_id)
-            return path, _rgb8(read_image(path), path)
+            return path, as_rgb8(read_image(path), path)
         except Exception as exc:  # noqa: BLE001 - reported per image
             return path, exc
 

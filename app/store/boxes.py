@@ -67,7 +67,7 @@ class BoxData:
         return {f: getattr(self, f) for f in EDITABLE}
 
 
-def _check_values(image: Image, values: dict) -> None:
+def _check_values(values: dict) -> None:
     for key, value in values.items():
         if key not in EDITABLE:
             raise StoreError(f"box field {key!r} cannot be edited (editable: {', '.join(EDITABLE)})")
@@ -134,7 +134,7 @@ def create_box(project: Project, image_id: int, xyxy: Iterable[float], *, source
     author = author or project.author
     with project.write() as s:
         image = _image(s, image_id)
-        _check_values(image, values)
+        _check_values(values)
         _check_geometry(image, x1, y1, x2, y2)
         row = Box(image_id=image_id, source=source, score=score, author=author, version=1, **values)
         s.add(row)
@@ -161,7 +161,7 @@ def _apply(session: Session, box_id: int, expected_version: int, values: dict, a
     if row is None:
         raise NotFoundError(f"no box with id {box_id}")
     image = _image(session, row.image_id)
-    _check_values(image, values)
+    _check_values(values)
     old = {k: getattr(row, k) for k in values}
     merged = {k: values.get(k, getattr(row, k)) for k in COORDS}
     if any(k in values for k in COORDS):

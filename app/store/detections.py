@@ -9,7 +9,6 @@ same kind (raw or enhanced): boxes a person accepted, rejected, moved or deleted
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sqlalchemy import delete, select
 from app.store.errors import NotFoundError, StoreError
 from app.store.models import Box, DetectionRun, Image, ModelVersion, utcnow
 from app.store.project import Project
+from srn.fileio import sha256_file
 
 BATCH = 20_000
 
@@ -41,14 +41,6 @@ class ModelVersionData:
     @classmethod
     def from_row(cls, row: ModelVersion) -> ModelVersionData:
         return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def register_model(project: Project, name: str, checkpoint: str | os.PathLike[str], *, parent_id: int | None = None,

@@ -48,10 +48,6 @@ class ImportReport:
         return text + (" (cancelled)" if self.cancelled else "")
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    return _hash_and_tail(path)[0]
-
-
 def _hash_and_tail(path: str | os.PathLike[str]) -> tuple[str, bytes]:
     """sha256 of the file and its last 64 bytes (to see whether it ends as its format must)."""
     digest = hashlib.sha256()
@@ -72,6 +68,16 @@ def _looks_truncated(path: Path, tail: bytes) -> bool:
     if suffix in (".jpg", ".jpeg"):
         return b"\xff\xd9" not in tail
     return False
+
+
+def read_image_facts(path: Path) -> tuple[int, int, str]:
+    """``(width, height, sha256)`` of an image file from its header and bytes, without decoding it
+    unless it looks cut short; ``ImageReadError`` (naming the file) when it is not a usable image."""
+    width, height = image_size(path)
+    digest, tail = _hash_and_tail(path)
+    if _looks_truncated(path, tail):
+        read_image(path)  # a file that still decodes is accepted; a cut one raises here
+    return width, height, digest
 
 
 def scan_folder(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
@@ -135,10 +141,7 @@ def import_images(project: Project, folder: str | os.PathLike[str], *,
             report.already += 1
             continue
         try:
-            width, height = image_size(path)
-            digest, tail = _hash_and_tail(path)
-            if _looks_truncated(path, tail):
-                read_image(path)  # a file that still decodes is accepted; a cut one raises here
+            width, height, digest = read_image_facts(path)
         except ImageReadError as exc:
             reason = exc.reason
             report.problems.append((rel, reason))
@@ -169,8 +172,7 @@ def import_images(project: Project, folder: str | os.PathLike[str], *,
 def add_image(project: Project, path: str | os.PathLike[str], split: str | None = None) -> int:
     """Add one image file inside one of the roots; returns its id (``OutsideRootsError`` otherwise)."""
     root_id, rel = project.locate(path)
-    width, height = image_size(path)
-    digest = file_sha256(path)
+    width, height, digest = read_image_facts(Path(path))
     with project.write() as s:
         existing = s.scalar(select(Image.id).where(Image.root_id == root_id, Image.rel_path == rel))
         if existing is not None:

@@ -24,6 +24,7 @@ from sqlalchemy import case, func, select
 from app.store.errors import StoreError
 from app.store.models import Box, DetectionRun, Image
 from app.store.project import Project
+from srn.eval.matching import iou_matrix
 
 QUEUE_ORDERS = ("unreviewed", "lowest_confidence", "disagreement", "path")
 
@@ -50,15 +51,8 @@ def unmatched_count(a: np.ndarray, b: np.ndarray, iou: float = 0.5) -> int:
     """Boxes of ``a`` and ``b`` (inclusive xyxy) left without a partner by greedy IoU matching."""
     if len(a) == 0 or len(b) == 0:
         return len(a) + len(b)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1 + 1, 0, None) * np.clip(iy2 - iy1 + 1, 0, None)
-    area = lambda x: (x[:, 2] - x[:, 0] + 1) * (x[:, 3] - x[:, 1] + 1)  # noqa: E731
-    ious = inter / (area(a)[:, None] + area(b)[None, :] - inter)
+    ious = iou_matrix(a, b, inclusive=True)
     matched = 0
-    ious = ious.copy()
     while True:
         i, j = np.unravel_index(np.argmax(ious), ious.shape)
         if ious[i, j] < iou:

@@ -62,9 +62,8 @@ class PairedViews(QWidget):
     # -- images ----------------------------------------------------------------------------
     def set_images(self, original: QImage | None, enhanced: QImage | None = None) -> None:
         """A new image pair (the scene rect must already be the image size)."""
-        # compare plain ints: QSize.__eq__ returns a bool PySide6 6.12 under-counts (a crash at exit)
         same_size = (self._original is not None and original is not None
-                     and (self._original.width(), self._original.height()) == (original.width(), original.height()))
+                     and self._original.size() == original.size())
         self._original, self._enhanced = original, enhanced
         self._apply_images()
         if not same_size or self.active().is_fitted():
@@ -106,6 +105,9 @@ class PairedViews(QWidget):
 
     def layout_name(self) -> str:
         return self._layout
+
+    def shows_enhanced(self) -> bool:
+        return self._show_enhanced
 
     def set_show_enhanced(self, enhanced: bool) -> None:
         """In the single layout: show the enhanced image instead of the original."""

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QModelIndex, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QModelIndex, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
@@ -49,7 +49,7 @@ from app.ui.keymap import KEYMAP
 from app.ui.paired_views import PairedViews
 from app.ui.qimage import to_qimage
 from app.jobs.enhance_job import EnhancePreviewer
-from srn.imageio import ImageReadError, read_image
+from srn.imageio import ImageReadError, as_rgb8, read_image
 
 STATUS_FILTERS = {"All images": None, "New": ["new"], "In progress": ["in_progress"], "Done": ["done"],
                   "Skipped": ["skipped"], "Not done": ["new", "in_progress", "skipped"]}
@@ -111,7 +111,7 @@ class ReviewWindow(QMainWindow):
         self.browser.setObjectName("imageBrowser")
         self.browser.setModel(self.browser_proxy)
         self.browser.setUniformItemSizes(True)
-        self.browser.setIconSize(self.browser.iconSize().expandedTo(self.browser.iconSize()) * 0 + _icon_size())
+        self.browser.setIconSize(QSize(64, 48))
         self.browser.selectionModel().currentChanged.connect(self._on_browser_current)
         self.status_filter = QComboBox()
         self.status_filter.addItems(list(STATUS_FILTERS))
@@ -339,13 +339,8 @@ class ReviewWindow(QMainWindow):
         try:
             self.editor.load(image_id)
             path = self.project.image_path(*self._root_and_path(image_id))
-            rgb = read_image(path)
-            if rgb.ndim == 2:
-                rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-            rgb = rgb[:, :, :3]
-            if rgb.dtype != np.uint8:
-                rgb = (rgb / 257).astype(np.uint8)
-        except (ImageReadError, NotFoundError, StoreError, OSError) as exc:
+            rgb = as_rgb8(read_image(path), path)  # what the detector sees is what is shown
+        except (ImageReadError, NotFoundError, StoreError, OSError, ValueError) as exc:
             self._log(str(exc))
             self.views.set_images(None, None)
             self.previewer.set_image(None, None)
@@ -413,7 +408,7 @@ class ReviewWindow(QMainWindow):
 
     def _toggle_single(self) -> None:
         if self.views.layout_name() == "single":
-            self.views.set_show_enhanced(not self.views._show_enhanced)
+            self.views.set_show_enhanced(not self.views.shows_enhanced())
         else:
             self.views.set_layout("single")
 
@@ -575,12 +570,6 @@ class ReviewWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         super().closeEvent(event)
-
-
-def _icon_size():
-    from PySide6.QtCore import QSize
-
-    return QSize(64, 48)
 
 
 def _stop_if_alive(job) -> None:

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from srn import __version__
-from srn.fileio import atomic_write_bytes
+from srn.fileio import atomic_write_bytes, sha256_file  # noqa: F401 - sha256_file is re-exported
 
 FORMAT = "darkface-srn"
 VERSION = 1
@@ -62,14 +62,6 @@ class CheckpointMetadata:
     def from_dict(cls, data: Mapping[str, Any]) -> CheckpointMetadata:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _looks_like_torch_file(path: Path) -> bool:

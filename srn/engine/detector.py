@@ -223,11 +223,10 @@ class Detector:
     ) -> Iterator[FileResult]:
         """Detect over many files in order; decoding runs on CPU threads ahead of the model
         (at most ``prefetch`` images in memory). Unreadable files yield a result with ``error``."""
-        from srn.imageio import ImageReadError, read_image
+        from srn.imageio import ImageReadError, as_rgb8, read_image
 
         def load(path: Path) -> np.ndarray:
-            image = read_image(path)
-            return _to_rgb8(image, path)
+            return as_rgb8(read_image(path), path)
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             pending: list[tuple[Path, Future]] = []
@@ -260,14 +259,3 @@ def _check_image(image: np.ndarray, index: int) -> np.ndarray:
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise ValueError(f"image {index}: too small ({image.shape[1]}×{image.shape[0]})")
     return np.ascontiguousarray(image)
-
-
-def _to_rgb8(image: np.ndarray, path: Path) -> np.ndarray:
-    """Any decoded file (grey, RGBA, 16-bit) as uint8 RGB, as the network expects."""
-    if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise ValueError(f"{path}: unsupported pixel type {image.dtype}")
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
