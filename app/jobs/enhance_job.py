@@ -12,13 +12,13 @@ blocks the next slider move. Results for an image that is no longer current are 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from app.jobs.image_cache import ImageLRU
 from srn.enhance import RetinexCache, enhance, get_method
 from srn.enhance.params import MethodParams
 from srn.enhance.preview import PREVIEW_MAX_WIDTH, PreviewSession
@@ -26,68 +26,33 @@ from srn.enhance.preview import PREVIEW_MAX_WIDTH, PreviewSession
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 
 
-class EnhancedImageCache:
-    """LRU of enhanced images keyed by ``(image key, params JSON)``, bounded by total bytes.
-
-    Stored arrays are made read-only: the same array is handed to every caller that asks.
-    """
+class EnhancedImageCache(ImageLRU):
+    """Enhanced images keyed by ``(image key, params)``: an ``ImageLRU`` bounded by total bytes."""
 
     def __init__(self, budget_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        self.budget_bytes = int(budget_bytes)
-        self._items: OrderedDict[tuple[Hashable, str], np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        super().__init__(budget_bytes)
 
     @staticmethod
     def _slot(key: Hashable, params: MethodParams) -> tuple[Hashable, str]:
         return key, params.to_json()
 
-    def get(self, key: Hashable, params: MethodParams) -> np.ndarray | None:
-        with self._lock:
-            image = self._items.get(self._slot(key, params))
-            if image is not None:
-                self._items.move_to_end(self._slot(key, params))
-            return image
+    def get(self, key: Hashable, params: MethodParams) -> np.ndarray | None:  # type: ignore[override]
+        return super().get(self._slot(key, params))
 
-    def put(self, key: Hashable, params: MethodParams, image: np.ndarray) -> None:
-        """Keep ``image``; evicts least recently used entries to stay within the budget.
-
-        An image larger than the whole budget is not kept.
-        """
-        if image.nbytes > self.budget_bytes:
-            return
-        image.setflags(write=False)
-        slot = self._slot(key, params)
-        with self._lock:
-            old = self._items.pop(slot, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._items[slot] = image
-            self._bytes += image.nbytes
-            while self._bytes > self.budget_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
+    def put(self, key: Hashable, params: MethodParams, image: np.ndarray) -> None:  # type: ignore[override]
+        super().put(self._slot(key, params), image)
 
     def discard(self, key: Hashable) -> None:
         """Forget every result of image ``key`` (e.g. the file changed on disk)."""
-        with self._lock:
-            for slot in [s for s in self._items if s[0] == key]:
-                self._bytes -= self._items.pop(slot).nbytes
+        self.discard_where(lambda slot: slot[0] == key)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
+    def __contains__(self, item: tuple[Hashable, MethodParams]) -> bool:  # type: ignore[override]
+        return super().__contains__(self._slot(*item))
 
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
 
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, item: tuple[Hashable, MethodParams]) -> bool:
-        return self._slot(*item) in self._items
+def render_full_resolution(image: np.ndarray, params: MethodParams) -> np.ndarray:
+    """``enhance(image, params)`` at full resolution, as the full-resolution worker computes it."""
+    return _FullResolution(image).render(params)
 
 
 class _FullResolution:

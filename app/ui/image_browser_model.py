@@ -201,11 +201,17 @@ class ImageFilterProxy(QSortFilterProxyModel):
 
     def set_filter(self, *, statuses: Iterable[str] | None = None, has_detections: bool | None = None,
                    score_range: tuple[float, float] | None = None, text: str = "") -> None:
+        changing = hasattr(self, "beginFilterChange")  # Qt ≥ 6.10; invalidateFilter() is deprecated there
+        if changing:
+            self.beginFilterChange()
         self.statuses = None if statuses is None else set(statuses)
         self.has_detections = has_detections
         self.score_range = score_range
         self.text = text.lower()
-        self.invalidateFilter()
+        if changing:
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         r: ImageSummary = self.sourceModel().summary(source_row)

@@ -11,16 +11,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QItemSelectionModel, QModelIndex, QSettings, QSize, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListView,
     QMainWindow,
     QPlainTextEdit,
     QSlider,
@@ -44,17 +40,13 @@ from app.ui.detect_panel import DetectPanel
 from app.ui.enhance_panel import EnhancePanel
 from app.ui.help_overlay import HelpOverlay
 from app.ui.histogram import LuminanceHistogram
-from app.ui.image_browser_model import ImageBrowserModel, ImageFilterProxy
+from app.ui.image_browser_panel import ImageBrowserPanel
 from app.ui.keymap import KEYMAP
 from app.ui.paired_views import PairedViews
 from app.ui.qimage import to_qimage
-from app.jobs.enhance_job import EnhancePreviewer
-from srn.imageio import ImageReadError, as_rgb8, read_image
+from app.jobs.image_pipeline import ImagePipeline
+from srn.imageio import ImageReadError
 
-STATUS_FILTERS = {"All images": None, "New": ["new"], "In progress": ["in_progress"], "Done": ["done"],
-                  "Skipped": ["skipped"], "Not done": ["new", "in_progress", "skipped"]}
-ORDERS = {"Path": "path", "Unreviewed first": "unreviewed", "Lowest confidence first": "lowest_confidence",
-          "Raw vs enhanced disagreement": "disagreement"}
 ZOOM_STEP = 1.25
 MAX_RECENT = 8
 
@@ -78,9 +70,10 @@ class ReviewWindow(QMainWindow):
         self.setCentralWidget(self.views)
         self.editor = BoxEditor(None, self.scene, self.undo_stack)
         # owned by the application, not the window: a window deleted without close() must not
-        # destroy the previewer's running QThreads (that aborts the process); it is stopped instead
-        self.previewer = previewer = EnhancePreviewer(QCoreApplication.instance())
-        self.destroyed.connect(lambda *_: _stop_if_alive(previewer))
+        # destroy the pipeline's running QThreads (that aborts the process); it is stopped instead
+        self.pipeline = pipeline = ImagePipeline(QCoreApplication.instance())
+        self.previewer = pipeline.previewer
+        self.destroyed.connect(lambda *_: _stop_if_alive(pipeline))
 
         self._build_browser()
         self._build_panels()
@@ -100,43 +93,16 @@ class ReviewWindow(QMainWindow):
         self.previewer.failed.connect(lambda _k, msg: self._log(msg))
         self.enhance_panel.params_changed.connect(self.previewer.request)
         self.enhance_panel.params_committed.connect(self.previewer.request_full)
+        self.enhance_panel.params_committed.connect(lambda _p: self._prefetch_neighbours())
         self._restore()
 
     # -- construction ----------------------------------------------------------------------
     def _build_browser(self) -> None:
-        self.browser_model = ImageBrowserModel(self._path_of)
-        self.browser_proxy = ImageFilterProxy(self)
-        self.browser_proxy.setSourceModel(self.browser_model)
-        self.browser = QListView()
-        self.browser.setObjectName("imageBrowser")
-        self.browser.setModel(self.browser_proxy)
-        self.browser.setUniformItemSizes(True)
-        self.browser.setIconSize(QSize(64, 48))
-        self.browser.selectionModel().currentChanged.connect(self._on_browser_current)
-        self.status_filter = QComboBox()
-        self.status_filter.addItems(list(STATUS_FILTERS))
-        self.order_box = QComboBox()
-        self.order_box.addItems(list(ORDERS))
-        self.text_filter = QLineEdit()
-        self.text_filter.setPlaceholderText("filter by name")
-        self.detections_filter = QComboBox()
-        self.detections_filter.addItems(["any", "with proposals", "without proposals"])
-        for widget in (self.status_filter, self.detections_filter):
-            widget.currentIndexChanged.connect(self._apply_filter)
-        self.text_filter.textChanged.connect(self._apply_filter)
-        self.order_box.currentIndexChanged.connect(self._apply_order)
-        panel = QWidget()
-        box = QVBoxLayout(panel)
-        box.setContentsMargins(4, 4, 4, 4)
-        row = QHBoxLayout()
-        row.addWidget(self.status_filter)
-        row.addWidget(self.detections_filter)
-        box.addLayout(row)
-        box.addWidget(self.text_filter)
-        box.addWidget(self.order_box)
-        box.addWidget(self.browser, 1)
-        self.browser_counts = QLabel()
-        box.addWidget(self.browser_counts)
+        self.browser_panel = panel = ImageBrowserPanel(self._path_of)
+        self.browser_model, self.browser_proxy, self.browser = panel.model, panel.proxy, panel.view
+        self.order_box = panel.order_box
+        panel.current_changed.connect(self.show_image)
+        panel.order_changed.connect(lambda _order: self._apply_order())
         dock = QDockWidget("Images", self)
         dock.setObjectName("imagesDock")
         dock.setWidget(panel)
@@ -251,6 +217,8 @@ class ReviewWindow(QMainWindow):
             self.project.close()
         self.project = project
         self.undo_stack.clear()
+        self.pipeline.clear()  # image ids are per project:
+        self.current_image_id = None  # the same id in the new project is another image
         self.editor.set_project(project)
         self.enhance_panel.set_project(project)
         self.detect_panel.set_project(project)
@@ -278,15 +246,13 @@ class ReviewWindow(QMainWindow):
 
     # -- navigation ------------------------------------------------------------------------
     def select_row(self, row: int) -> None:
-        index = self.browser_proxy.index(row, 0)
-        if index.isValid():
-            self.browser.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.browser_panel.select_row(row)
 
     def current_row(self) -> int:
-        return self.browser.currentIndex().row()
+        return self.browser_panel.current_row()
 
     def step(self, delta: int) -> None:
-        rows = self.browser_proxy.rowCount()
+        rows = self.browser_panel.row_count()
         if rows:
             self.select_row(min(max(self.current_row() + delta, 0), rows - 1))
 
@@ -307,23 +273,7 @@ class ReviewWindow(QMainWindow):
         self.step(1)
 
     def _select_image(self, image_id: int, load: bool = True) -> None:
-        row = self.browser_model.row_of(image_id)
-        if row is None:
-            return
-        index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
-        if not index.isValid():
-            return
-        selection = self.browser.selectionModel()
-        if not load:
-            selection.blockSignals(True)
-        selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        if not load:
-            selection.blockSignals(False)
-
-    def _on_browser_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
-            source = self.browser_proxy.mapToSource(current)
-            self.show_image(self.browser_model.summary(source.row()).id)
+        self.browser_panel.select_image(image_id, notify=load)
 
     # -- showing an image ------------------------------------------------------------------
     def show_image(self, image_id: int | None) -> None:
@@ -332,32 +282,39 @@ class ReviewWindow(QMainWindow):
         self._rgb = None
         if image_id is None or self.project is None:
             self.editor.load(None)
-            self.views.set_images(None, None)
-            self.previewer.set_image(None, None)
-            self._refresh_status()
+            self._show_nothing()
             return
+        params = self.enhance_panel.params()
         try:
             self.editor.load(image_id)
             path = self.project.image_path(*self._root_and_path(image_id))
-            rgb = as_rgb8(read_image(path), path)  # what the detector sees is what is shown
+            rgb, enhanced = self.pipeline.open(image_id, path, params)  # what the detector sees is shown
         except (ImageReadError, NotFoundError, StoreError, OSError, ValueError) as exc:
             self._log(str(exc))
-            self.views.set_images(None, None)
-            self.previewer.set_image(None, None)
-            self._refresh_status()
+            self._show_nothing()
             return
         self._rgb = rgb
-        original = to_qimage(rgb)
-        params = self.enhance_panel.params()
-        cached = self.previewer.cache.get(image_id, params)
-        self.views.set_images(original, to_qimage(cached) if cached is not None else None)
-        self.previewer.set_image(image_id, rgb)
-        if cached is None:
-            self.previewer.request(params)
-            self.previewer.request_full(params)
-        else:
-            self.histogram.set_images(rgb, cached)
+        self.views.set_images(to_qimage(rgb), to_qimage(enhanced) if enhanced is not None else None)
+        if enhanced is not None:
+            self.histogram.set_images(rgb, enhanced)
         self._refresh_status()
+        self._prefetch_neighbours()
+
+    def _show_nothing(self) -> None:
+        self.views.set_images(None, None)
+        self.pipeline.close_image()
+        self._refresh_status()
+
+    def _prefetch_neighbours(self) -> None:
+        """Warm the caches for the next, previous and next-but-one image of the browser's order."""
+        if self.project is None:
+            return
+        row, items = self.current_row(), []
+        for delta in (1, -1, 2):
+            summary = self.browser_panel.summary_at(row + delta)
+            if summary is not None:
+                items.append((summary.id, self._path_of(summary)))
+        self.pipeline.prefetch(items, self.enhance_panel.params())
 
     def _root_and_path(self, image_id: int) -> tuple[int, str]:
         row = self.browser_model.row_of(image_id)
@@ -425,28 +382,19 @@ class ReviewWindow(QMainWindow):
         if scope == "current":
             return [] if self.current_image_id is None else [self.current_image_id]
         if scope == "selected":
-            rows = self.browser.selectionModel().selectedRows()
-            return [self.browser_model.summary(self.browser_proxy.mapToSource(i).row()).id for i in rows]
+            return self.browser_panel.selected_ids()
         return None  # the panel's own queries: all unreviewed / all images
 
     # -- filters and order -----------------------------------------------------------------
-    def _apply_filter(self) -> None:
-        detections = {0: None, 1: True, 2: False}[self.detections_filter.currentIndex()]
-        self.browser_proxy.set_filter(statuses=STATUS_FILTERS[self.status_filter.currentText()],
-                                      has_detections=detections, text=self.text_filter.text())
-        self._refresh_counts()
-
     def _apply_order(self) -> None:
         if self.project is None:
             return
-        order = ORDERS[self.order_box.currentText()]
+        order = self.browser_panel.order()
         self.browser_model.reorder([q.image_id for q in review_queue(self.project, order)])
 
     # -- status ----------------------------------------------------------------------------
     def _refresh_counts(self) -> None:
-        total = self.browser_model.rowCount()
-        done = sum(1 for i in range(total) if self.browser_model.summary(i).status == "done")
-        self.browser_counts.setText(f"{self.browser_proxy.rowCount()} shown · {total} images · {done} done")
+        self.browser_panel.refresh_counts()
 
     def _refresh_status(self, cursor: str = "") -> None:
         parts = []
@@ -558,7 +506,7 @@ class ReviewWindow(QMainWindow):
     def stop_jobs(self) -> None:
         if self._sample_job is not None:
             _stop_if_alive(self._sample_job)
-        _stop_if_alive(self.previewer)
+        _stop_if_alive(self.pipeline)
         self.detect_panel.stop()
         self.browser_model.wait_for_thumbnails(5000)
 

@@ -1,0 +1,145 @@
+"""Decode and enhance the images an annotator will most likely open next, before they ask.
+
+Reviewing is mostly "next, next, previous": while one image is looked at, its neighbours are read
+and enhanced at full resolution in a background thread (at a lower OS priority than the thread
+rendering the current image), so the switch only has to paint what is already in memory. A new
+request replaces what is still pending: after a jump, stale neighbours are not worked through.
+Files that cannot be read are skipped silently here; showing them reports the error.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+
+from app.jobs.enhance_job import EnhancedImageCache, render_full_resolution
+from app.jobs.image_cache import ImageLRU
+from srn.enhance.params import MethodParams
+from srn.imageio import ImageReadError, as_rgb8, read_image
+
+BACKGROUND_NICE = 10
+"""Added niceness of the prefetch thread (Linux: threads have their own), so it yields to the
+threads serving the image on screen."""
+
+
+def decode(path: Path) -> np.ndarray:
+    """The image as the app shows it and the detector sees it: uint8 RGB."""
+    return as_rgb8(read_image(path), path)
+
+
+class _PrefetchWorker(QObject):
+    done = Signal(object)  # key, once its original and enhanced result are cached
+    _wake = Signal()
+
+    def __init__(self, originals: ImageLRU, enhanced: EnhancedImageCache,
+                 read: Callable[[Path], np.ndarray]) -> None:
+        super().__init__()
+        self._originals, self._enhanced, self._read = originals, enhanced, read
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Hashable, Path]] = []
+        self._params: MethodParams | None = None
+        self._posted = False
+        self._stopping = False
+        self._niced = False
+        self.busy = False
+        self._wake.connect(self._drain)
+
+    def submit(self, items: Sequence[tuple[Hashable, Path]], params: MethodParams | None) -> None:
+        with self._lock:
+            self._pending, self._params = list(items), params
+            if not self._posted and not self._stopping:
+                self._posted = True
+                self._wake.emit()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping, self._pending = True, []
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._pending and not self._posted and not self.busy
+
+    def _lower_priority(self) -> None:
+        if not self._niced and hasattr(os, "setpriority"):
+            self._niced = True
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+            except OSError:
+                pass
+
+    @Slot()
+    def _drain(self) -> None:
+        self._lower_priority()
+        while True:
+            with self._lock:
+                if self._stopping or not self._pending:
+                    self._posted = False
+                    return
+                key, path = self._pending.pop(0)
+                params = self._params
+                self.busy = True
+            try:
+                self._fill(key, path, params)
+            except (ImageReadError, OSError, ValueError):
+                pass  # reported when the image is actually shown
+            except Exception:  # noqa: BLE001 - a failing enhancement must not end the thread
+                pass
+            else:
+                self.done.emit(key)
+            finally:
+                self.busy = False
+
+    def _fill(self, key: Hashable, path: Path, params: MethodParams | None) -> None:
+        rgb = self._originals.get(key)
+        if rgb is None:
+            rgb = self._read(path)
+            self._originals.put(key, rgb)
+        if params is not None and self._enhanced.get(key, params) is None:
+            self._enhanced.put(key, params, render_full_resolution(rgb, params))
+
+
+class NeighbourPrefetcher(QObject):
+    """Fills ``originals`` and ``enhanced`` for the given images in a background thread.
+
+    ``prefetch([(key, path), ...], params)`` replaces the pending list (first item first);
+    ``prefetched(key)`` is emitted on the GUI thread as each one is ready. Call ``stop()``
+    before the application quits.
+    """
+
+    prefetched = Signal(object)
+
+    def __init__(self, originals: ImageLRU, enhanced: EnhancedImageCache, parent: QObject | None = None,
+                 read: Callable[[Path], np.ndarray] = decode) -> None:
+        super().__init__(parent)
+        self._worker = _PrefetchWorker(originals, enhanced, read)
+        self._thread = QThread()
+        self._thread.setObjectName("prefetch")
+        self._worker.moveToThread(self._thread)
+        self._worker.done.connect(self.prefetched)
+        self._stopped = False
+        self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop)
+
+    def prefetch(self, items: Sequence[tuple[Hashable, Path]], params: MethodParams | None) -> None:
+        if not self._stopped:
+            self._worker.submit(items, params)
+
+    def is_idle(self) -> bool:
+        """Nothing pending and nothing being worked on."""
+        return self._worker.idle()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def stop(self, timeout_ms: int = 10_000) -> bool:
+        self._stopped = True
+        self._worker.stop()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
