@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QUndoStack
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QUndoStack
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QGraphicsView
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from app.store import Project, boxes_of, create_box, get_box, import_images, mov
 from app.store.models import Image
 from app.ui.box_attributes import BoxAttributePanel
 from app.ui.box_editor import BoxEditor
-from app.ui.box_items import HANDLE_ROLES, HANDLE_SIZE, BoxItem
+from app.ui.box_items import HANDLE_ROLES, HANDLE_SIZE, PALETTE, BoxItem
 from app.ui.box_scene import BoxScene
 from app.ui.paired_views import PairedViews
 
@@ -442,10 +442,41 @@ def test_confidence_threshold_hides_low_model_boxes(env):
     assert not any(i.isVisible() for i in env.scene.box_items())
     env.scene.set_boxes_visible(True)
     item = env.scene.item_for(high)
-    assert item.label().isVisible() and item.label().text() == "0.90"
-    assert not env.scene.item_for(human).label().isVisible()  # no score, no label
+    assert item.label_text() == "0.90"
+    assert env.scene.item_for(human).label_text() == ""  # no score, no label
     env.scene.set_score_labels_visible(False)
-    assert not item.label().isVisible()
+    assert item.label_text() == ""
+
+
+def _render(scene) -> QImage:
+    """The scene's boxes drawn over black at 2x (what a view paints over the image)."""
+    w, h = scene.image_size()
+    image = QImage(2 * w, 2 * h, QImage.Format.Format_RGB32)
+    image.fill(QColor(0, 0, 0))
+    painter = QPainter(image)
+    scene.render(painter, QRectF(0, 0, 2 * w, 2 * h), QRectF(0, 0, w, h))
+    painter.end()
+    return image
+
+
+def test_boxes_are_painted_in_their_colours_selected_or_not_and_hidden_when_asked(env):
+    model = model_boxes(env, [[10, 10, 29, 29]], [0.9])[0]
+    human = human_box(env, (60, 10, 79, 29))
+    on_edge = {model: (2 * 10, 2 * 15), human: (2 * 60, 2 * 15)}  # on a left edge (clear of handles), at 2x
+
+    def colour(box_id):
+        return _render(env.scene).pixelColor(*on_edge[box_id]).getRgb()[:3]
+
+    amber, green = PALETTE["model_proposed"][0].getRgb()[:3], PALETTE["accepted"][0].getRgb()[:3]
+    assert colour(model) == amber and colour(human) == green  # unselected: the outline layer
+    env.editor.select([model])
+    assert colour(model) == amber  # selected: the item paints itself (thicker, filled)
+    env.editor.select([])
+    env.scene.set_boxes_visible(False)
+    assert colour(model) == (0, 0, 0) and colour(human) == (0, 0, 0)
+    env.scene.set_boxes_visible(True)
+    env.scene.set_confidence_threshold(0.95)
+    assert colour(model) == (0, 0, 0) and colour(human) == green
 
 
 # -- one scene, two views ---------------------------------------------------------------------

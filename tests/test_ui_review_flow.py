@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.jobs.image_cache import ImageLRU
 from app.jobs.enhance_job import EnhancedImageCache
-from app.jobs.prefetch import NeighbourPrefetcher
+from app.jobs.prefetch import NeighbourPrefetcher, file_key
 from app.store import boxes_of, record_detections
 from app.ui.detect_panel import LOAD_WEIGHTS
 from app.ui.keymap import KEYMAP
@@ -69,18 +69,22 @@ def _open(window, folder: Path) -> None:
 def test_neighbours_are_prefetched_so_the_switch_renders_nothing(qtbot, window, folder):
     _open(window, folder)
     pipeline, params = window.pipeline, window.enhance_panel.params()
-    following = window.browser_panel.summary_at(1).id
-    qtbot.waitUntil(lambda: pipeline.prefetcher.is_idle() and (following, params) in pipeline.enhanced,
-                    timeout=WAIT_MS)
-    assert following in pipeline.originals
-    assert window.browser_panel.summary_at(2).id in pipeline.originals  # next-but-one too
+    second, third = window.browser_panel.summary_at(1), window.browser_panel.summary_at(2)
+    following = second.id
+
+    def cached(summary):
+        return pipeline.cached(summary.id, window._path_of(summary), params)
+
+    qtbot.waitUntil(lambda: pipeline.prefetcher.is_idle() and cached(second)[1] is not None, timeout=WAIT_MS)
+    assert cached(second)[0] is not None
+    assert cached(third)[0] is not None  # next-but-one too
     renders = window.previewer.full_render_count, window.previewer.render_count
 
     QTest.keyClick(window.views.left, Qt.Key.Key_D)
     assert window.current_image_id == following
     shown = window.views.enhanced()
     assert shown is not None  # at once, from the cache: no wait for a render
-    expected = pipeline.enhanced.get(following, params)
+    expected = cached(second)[1]
     assert shown.pixelColor(5, 7).red() == expected[7, 5, 0]
     qtbot.wait(300)
     assert (window.previewer.full_render_count, window.previewer.render_count) == renders
@@ -98,16 +102,17 @@ def test_prefetcher_skips_unreadable_files_and_a_new_request_replaces_the_old(qt
         params = MSRCRParams()
         prefetcher.prefetch([(1, tmp_path / "a.png"), (2, tmp_path / "b.png"), (3, tmp_path / "c.png")], params)
         qtbot.waitUntil(lambda: prefetcher.is_idle() and 3 in done, timeout=WAIT_MS)
-        assert done == [1, 3] and 2 not in originals and enhanced.get(3, params) is not None
-        assert originals.get(1).shape == (H, W, 3)
+        assert done == [1, 3] and len(originals) == 2
+        assert enhanced.get(file_key(3, tmp_path / "c.png"), params) is not None
+        assert originals.get(file_key(1, tmp_path / "a.png")).shape == (H, W, 3)
 
         prefetcher.prefetch([(4, tmp_path / "a.png")], None)  # no params: decode only
         qtbot.waitUntil(lambda: 4 in done, timeout=WAIT_MS)
-        assert 4 in originals and (4, params) not in enhanced
+        assert file_key(4, tmp_path / "a.png") in originals and len(enhanced) == 2  # 1 and 3 only
     finally:
         assert prefetcher.stop()
     prefetcher.prefetch([(5, tmp_path / "a.png")], None)  # ignored after stop
-    assert 5 not in originals
+    assert file_key(5, tmp_path / "a.png") not in originals
 
 
 def test_image_cache_is_bounded_by_bytes_and_least_recently_used_goes_first():

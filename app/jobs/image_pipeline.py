@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 
 from app.jobs.enhance_job import DEFAULT_CACHE_BYTES, EnhancedImageCache, EnhancePreviewer
 from app.jobs.image_cache import ImageLRU
-from app.jobs.prefetch import NeighbourPrefetcher, decode
+from app.jobs.prefetch import NeighbourPrefetcher, decode, file_key
 from srn.enhance.params import MethodParams
 
 ORIGINALS_BUDGET_BYTES = 256 * 1024 * 1024
@@ -26,6 +26,8 @@ ORIGINALS_BUDGET_BYTES = 256 * 1024 * 1024
 
 class ImagePipeline(QObject):
     """``open(key, path)`` → the decoded image and, if cached, its enhanced result for ``params``.
+
+    The previewer's current key (``previewer.key``) is the file key, ``(key, mtime_ns, size)``.
 
     ``previewer`` renders what is not cached (connect to its ``preview_ready``/``full_ready``);
     ``prefetch(items, params)`` warms the caches for neighbours; ``clear()`` forgets everything
@@ -46,16 +48,22 @@ class ImagePipeline(QObject):
         Raises ``srn.imageio.ImageReadError`` / ``OSError`` for a file that cannot be shown.
         When the enhanced result is not cached, a preview and a full render are requested.
         """
-        rgb = self.originals.get(key)
+        cache_key = file_key(key, path)
+        rgb = self.originals.get(cache_key)
         if rgb is None:
             rgb = decode(path)
-            self.originals.put(key, rgb)
-        enhanced = self.enhanced.get(key, params)
-        self.previewer.set_image(key, rgb)
+            self.originals.put(cache_key, rgb)
+        enhanced = self.enhanced.get(cache_key, params)
+        self.previewer.set_image(cache_key, rgb)
         if enhanced is None:
             self.previewer.request(params)
             self.previewer.request_full(params)
         return rgb, enhanced
+
+    def cached(self, key: Hashable, path: Path, params: MethodParams) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """What the caches hold for this image file now: (original, enhanced for ``params``)."""
+        cache_key = file_key(key, path)
+        return self.originals.get(cache_key), self.enhanced.get(cache_key, params)
 
     def close_image(self) -> None:
         self.previewer.set_image(None, None)

@@ -27,6 +27,14 @@ BACKGROUND_NICE = 10
 threads serving the image on screen."""
 
 
+def file_key(key: Hashable, path: Path) -> tuple[Hashable, int, int]:
+    """The cache key of an image file: its id plus modification time and size, so an image
+    replaced or damaged on disk after it was cached is read again (and its error shown).
+    Raises ``OSError`` when the file is gone."""
+    st = path.stat()
+    return key, st.st_mtime_ns, st.st_size
+
+
 def decode(path: Path) -> np.ndarray:
     """The image as the app shows it and the detector sees it: uint8 RGB."""
     return as_rgb8(read_image(path), path)
@@ -90,11 +98,12 @@ class _PrefetchWorker(QObject):
             except Exception:  # noqa: BLE001 - a failing enhancement must not end the thread
                 pass
             else:
-                self.done.emit(key)
+                self.done.emit(key)  # the caller's key, not the file key
             finally:
                 self.busy = False
 
     def _fill(self, key: Hashable, path: Path, params: MethodParams | None) -> None:
+        key = file_key(key, path)
         rgb = self._originals.get(key)
         if rgb is None:
             rgb = self._read(path)
@@ -105,6 +114,8 @@ class _PrefetchWorker(QObject):
 
 class NeighbourPrefetcher(QObject):
     """Fills ``originals`` and ``enhanced`` for the given images in a background thread.
+
+    Entries are stored under ``file_key(key, path)``.
 
     ``prefetch([(key, path), ...], params)`` replaces the pending list (first item first);
     ``prefetched(key)`` is emitted on the GUI thread as each one is ready. Call ``stop()``

@@ -19,7 +19,8 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene, QGraphicsSceneMouseEvent, QGraphicsView
 
 from app.store.boxes import BoxData
-from app.ui.box_items import BoxItem, Edges, ResizeHandle, snap
+from app.ui.box_items import PEN_WIDTH, BoxItem, Edges, ResizeHandle, snap
+from app.ui.box_layer import BoxOutlineLayer
 
 MODES = ("select", "draw")
 MIN_DRAWN_SIZE = 2
@@ -50,11 +51,14 @@ class BoxScene(QGraphicsScene):
         self._rubber_from = QPointF()
         self._pressed: dict[BoxItem, Edges] = {}
         self._with_handles: set[BoxItem] = set()
+        self.outlines = BoxOutlineLayer(lambda: self._items.values(), PEN_WIDTH)
+        self.addItem(self.outlines)
         self.selectionChanged.connect(self._update_handles)
 
     # -- content -----------------------------------------------------------------------------
     def set_image_size(self, width: int, height: int) -> None:
         self.setSceneRect(QRectF(0, 0, width, height))
+        self.outlines.set_rect(self.sceneRect())
         for item in self._items.values():
             item.set_bounds(self.sceneRect())
 
@@ -83,6 +87,7 @@ class BoxScene(QGraphicsScene):
             else:
                 continue
             item.setVisible(self._shows(box))
+        self.outlines.invalidate()
 
     def clear_boxes(self) -> None:
         self.set_boxes(())
@@ -122,8 +127,12 @@ class BoxScene(QGraphicsScene):
         selected = {i for i in self.selectedItems() if isinstance(i, BoxItem)}
         for item in self._with_handles - selected:
             item.show_handles(False)
+            item.set_self_painted(False)
         for item in selected - self._with_handles:
             item.show_handles(True)
+            item.set_self_painted(True)
+        if selected != self._with_handles:
+            self.outlines.invalidate()
         self._with_handles = selected
 
     # -- display filters ---------------------------------------------------------------------
@@ -146,6 +155,7 @@ class BoxScene(QGraphicsScene):
         self._labels_visible = bool(visible)
         for item in self._items.values():
             item.set_label_visible(self._labels_visible)
+        self.outlines.invalidate()
 
     def score_labels_visible(self) -> bool:
         return self._labels_visible
@@ -159,6 +169,7 @@ class BoxScene(QGraphicsScene):
     def _refresh_visibility(self) -> None:
         for item in self._items.values():
             item.setVisible(self._shows(item.box))  # hiding an item also deselects it
+        self.outlines.invalidate()
 
     # -- mode --------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:

@@ -1,0 +1,121 @@
+"""All unselected boxes of an image drawn by one item, in a handful of batched calls.
+
+A ``QGraphicsItem`` per box keeps selection, dragging and resizing simple, but painting 2,000
+of them means 2,000 Python ``paint`` calls per view per frame (~100 ms for two views). So box
+items do not paint themselves unless selected (``ItemHasNoContents``); this layer draws every
+other visible box with one ``drawRects`` per colour and style, and the score labels as cached
+``QStaticText`` in screen space (readable at any zoom). The scene calls ``invalidate()`` whenever
+boxes, visibility, labels or the selection change; between changes a repaint reuses the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+if TYPE_CHECKING:
+    from app.ui.box_items import BoxItem
+
+LABEL_GAP = 1
+"""Screen pixels between a score label and the top edge of its box."""
+
+
+def outline_pen(color: QColor, style: Qt.PenStyle, width: float) -> QPen:
+    """A cosmetic pen: the same on-screen width at every zoom."""
+    pen = QPen(color, width, style)
+    pen.setCosmetic(True)
+    return pen
+
+
+def draw_label(painter: QPainter, text: QStaticText, color: QColor, scene_top_left: QPointF) -> None:
+    """Draw ``text`` just above a box's top-left corner, unscaled (the painter's transform is restored)."""
+    transform = painter.worldTransform()
+    at = transform.map(scene_top_left)
+    painter.resetTransform()
+    painter.setPen(color)
+    painter.drawStaticText(QPointF(at.x(), at.y() - text.size().height() - LABEL_GAP), text)
+    painter.setWorldTransform(transform)
+
+
+class BoxOutlineLayer(QGraphicsItem):
+    """Paints the boxes ``items()`` returns that are visible and not selected; never hit by the mouse."""
+
+    def __init__(self, items: Callable[[], Iterable[BoxItem]], pen_width: float) -> None:
+        super().__init__()
+        self._items = items
+        self._pen_width = pen_width
+        self._rect = QRectF()
+        self._batch: tuple[dict, list] | None = None
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)  # exposedRect
+        self.setZValue(-1)  # below selected boxes, which paint themselves
+
+    def set_rect(self, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._rect = QRectF(rect)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self._batch = None
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        # labels sit above the top edge, in screen pixels: a margin keeps them inside the repaint
+        return self._rect.adjusted(0, -40, 0, 0)
+
+    def shape(self) -> QPainterPath:
+        return QPainterPath()  # never found by itemAt(): clicks go to the boxes under it
+
+    def _build(self) -> tuple[dict, tuple]:
+        rects: dict[tuple[int, Qt.PenStyle], tuple[QColor, list[QRectF]]] = {}
+        labels, anchors = [], []
+        for item in self._items():
+            if not item.isVisible() or item.isSelected():
+                continue
+            color, style = item.outline_style()
+            key = (color.rgba(), style)
+            if key not in rects:
+                rects[key] = (color, [])
+            pos, rect = item.pos(), item.rect()
+            rects[key][1].append(QRectF(pos.x(), pos.y(), rect.width(), rect.height()))
+            text = item.label_static_text()
+            if text is not None:
+                labels.append((text, color))
+                anchors.append((pos.x(), pos.y(), text.size().height() + LABEL_GAP))
+        return rects, (labels, np.asarray(anchors, np.float64).reshape(-1, 3))
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if self._batch is None:
+            self._batch = self._build()
+        rects, (labels, anchors) = self._batch
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for (_rgba, style), (color, group) in rects.items():
+            painter.setPen(outline_pen(color, style, self._pen_width))
+            painter.drawRects(group)
+        if labels:
+            self._paint_labels(painter, option.exposedRect, labels, anchors)
+
+    @staticmethod
+    def _paint_labels(painter: QPainter, exposed_scene: QRectF, labels: list, anchors: np.ndarray) -> None:
+        """Labels in screen space; positions mapped with numpy (views only scale and translate)."""
+        transform = painter.worldTransform()
+        x = transform.m11() * anchors[:, 0] + transform.m21() * anchors[:, 1] + transform.dx()
+        y = transform.m12() * anchors[:, 0] + transform.m22() * anchors[:, 1] + transform.dy() - anchors[:, 2]
+        exposed = transform.mapRect(exposed_scene).adjusted(-60, -40, 60, 40)
+        inside = np.flatnonzero((x >= exposed.left()) & (x <= exposed.right())
+                                & (y >= exposed.top()) & (y <= exposed.bottom()))
+        painter.resetTransform()
+        current = None
+        for i in inside.tolist():
+            text, color = labels[i]
+            if color is not current:
+                painter.setPen(color)
+                current = color
+            painter.drawStaticText(QPointF(x[i], y[i]), text)
+        painter.setWorldTransform(transform)
