@@ -1,0 +1,543 @@
+"""Fine-tuning from the app: ``srn train`` in its own process, watched through ``QProcess``.
+
+Training takes minutes to hours and all the CPU (or GPUs) it can get; in a separate process it
+cannot freeze or crash the window, a ``kill -9`` of it costs only that run, and ``SIGTERM``
+(Cancel) makes ``srn train`` stop after the current iteration with a resumable ``last.pth``.
+Under several CUDA GPUs the process is ``python -m torch.distributed.run`` (DDP, one rank per
+GPU). The job:
+
+* fixes the held-out split (``ensure_validation_split``) and exports the labels to manifests in
+  the run folder (``training_export``), writes ``config.json`` there and records the run;
+* runs ``python -m srn train --out RUN --config RUN/config.json --init BASE`` (or ``--resume
+  RUN/last.pth``), appends all of its output to ``RUN/train.log`` and re-emits it line by line,
+  and turns its JSON progress lines into ``progress(dict)`` (``iter``, ``epoch``, the loss terms
+  ``cls1 box1 cls2 box2 total``, ``lr``, ``images_per_s``, ``eta_s``, as ``srn.engine.train``
+  emits them);
+* on exit 0 with ``final.pth``: registers the model version (parent = the base model version,
+  metrics = the held-out metrics stored in the checkpoint) and marks the run finished, in one
+  transaction; on any other end marks the run failed (log kept, nothing else touched) or, after
+  ``cancel()``, cancelled.
+
+The run folder is ``<project folder>/.darkface-studio/runs/<run id>/`` (``run_folder``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+
+from app.store.detections import model_versions
+from app.store.project import Project
+from app.store.training import (
+    ensure_validation_split,
+    finish_training_run,
+    get_training_run,
+    mark_training_run,
+    start_training_run,
+    training_runs,
+    unique_model_name,
+    update_training_run,
+)
+
+PROJECT_DIR = ".darkface-studio"
+LOG_FILE = "train.log"
+CONFIG_FILE = "config.json"
+LAST, FINAL = "last.pth", "final.pth"
+TAIL_LINES = 40
+DEFAULTS = {"iterations": 1000, "batch_size": 8, "size": 640, "device": "auto", "workers": 2, "lr": 0.003,
+            "val_fraction": 0.2, "pseudo_labels": None, "enhance": None}
+"""Settings a job falls back on (the dialog fills all of them)."""
+
+
+class TrainJobError(RuntimeError):
+    """A run that cannot start (no labels, bad base checkpoint, no run folder); names the cause."""
+
+
+# -- where runs live -------------------------------------------------------------------------
+
+
+def runs_root(project: Project, folder: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding a project's run folders.
+
+    ``folder`` (the caller's choice) wins; a folder project (``FOLDER/.darkface-studio/project.db``)
+    keeps runs in ``FOLDER/.darkface-studio/runs``; another SQLite file ``DIR/NAME.db`` in
+    ``DIR/.darkface-studio/runs/NAME`` (so two project files in one folder never share run ids);
+    a database server needs ``folder``.
+    """
+    if folder is not None:
+        return Path(folder).expanduser().resolve()
+    db = project.path
+    if db is None:
+        raise TrainJobError(f"{project.url}: a project on a database server needs a folder for its training runs")
+    db = Path(db).expanduser().resolve()
+    if db.parent.name == PROJECT_DIR:
+        return db.parent / "runs"
+    return db.parent / PROJECT_DIR / "runs" / db.stem
+
+
+def run_folder(project: Project, run_id: int, folder: str | os.PathLike[str] | None = None) -> Path:
+    return runs_root(project, folder) / str(run_id)
+
+
+# -- devices and the time estimate -------------------------------------------------------------
+
+
+def device_choices() -> list[tuple[str, str]]:
+    """``(value, label)`` of the devices here: auto, cpu and each CUDA GPU."""
+    import torch
+
+    out = [("auto", "Automatic (best available)"), ("cpu", f"CPU ({os.cpu_count()} cores)")]
+    if torch.cuda.is_available():
+        out += [(f"cuda:{i}", f"cuda:{i} — {torch.cuda.get_device_name(i)}") for i in range(torch.cuda.device_count())]
+    return out
+
+
+def resolve_device(device: str) -> tuple[str, str, int]:
+    """``(device for srn train, name for throughput records, processes)``.
+
+    ``auto``/``cuda`` with several GPUs means one DDP process per GPU.
+    """
+    import torch
+
+    from srn.engine.device import pick_device
+
+    dev = pick_device(None if device in (None, "auto") else device)
+    if dev.type == "cuda":
+        count = torch.cuda.device_count()
+        if dev.index is None and count > 1:
+            return "cuda", f"{count}x {torch.cuda.get_device_name(0)}", count
+        index = dev.index or 0
+        return f"cuda:{index}", torch.cuda.get_device_name(index), 1
+    if dev.type == "cpu":
+        return "cpu", f"cpu {os.cpu_count()} cores", 1
+    return str(dev), str(dev), 1
+
+
+def _throughput_key(device_name: str, backbone: str, channels: int) -> dict:
+    return {"host": platform.node(), "device_name": device_name, "backbone": backbone, "channels": channels}
+
+
+ROUGH_IMAGES_PER_S = {"cpu": {"resnet18": 1.2, "resnet50": 0.4, "resnet101": 0.25},
+                      "cuda": {"resnet18": 60.0, "resnet50": 25.0, "resnet101": 16.0}}
+"""Images/s at 256 px (CPU: per 2 cores) used when no run has been measured: a rough guess
+(measured on the 2-core development machine for CPU ResNet-50; the rest scaled by FLOPs)."""
+STARTUP_S = 15.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    images_per_s: float
+    source: str
+    """``"measured"`` (earlier runs, same device and size), ``"scaled"`` (earlier runs at
+    another size) or ``"rough"`` (no earlier run: a rough default)."""
+    text: str
+
+
+def estimate_seconds(project: Project | None, *, iterations: int, batch_size: int, size: int, device: str = "auto",
+                     backbone: str = "resnet50", channels: int = 256, val_images: int = 0) -> Estimate:
+    """How long a run will take, from the images/s of earlier runs on this device.
+
+    Earlier runs on the same host, device and model at the same image size give a measured
+    speed; at another size their speed is scaled by the pixel count; without any, a rough
+    default (``ROUGH_IMAGES_PER_S``). The text says which.
+    """
+    resolved, device_name, procs = resolve_device(device)
+    key = _throughput_key(device_name, backbone, channels)
+    same, other = [], []
+    for run in training_runs(project) if project is not None else []:
+        t = run.metrics.get("throughput")
+        if not isinstance(t, dict) or not t.get("images_per_s") or any(t.get(k) != v for k, v in key.items()):
+            continue
+        (same if t.get("size") == size else other).append(t)
+    if same:
+        ips = sorted(t["images_per_s"] for t in same)[len(same) // 2]
+        source, how = "measured", f"measured in {len(same)} earlier run(s) on this device at {size} px"
+    elif other:
+        t = other[0]
+        ips = t["images_per_s"] * (t["size"] / size) ** 2
+        source, how = "scaled", f"scaled from an earlier run on this device at {t['size']} px"
+    else:
+        kind = "cuda" if resolved.startswith("cuda") else "cpu"
+        ips = ROUGH_IMAGES_PER_S[kind].get(backbone, 0.4) * (256 / size) ** 2
+        ips *= (os.cpu_count() or 2) / 2 if kind == "cpu" else procs
+        source, how = "rough", "rough guess: no earlier run on this device to measure from"
+    seconds = STARTUP_S + iterations * batch_size / max(ips, 1e-6) + val_images * 2 * batch_size / max(ips, 1e-6)
+    return Estimate(seconds, ips, source, f"about {format_duration(seconds)} ({how})")
+
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "unknown"
+    minutes = seconds / 60
+    if minutes < 1:
+        return f"{round(seconds)} s"
+    if minutes < 90:
+        return f"{round(minutes)} min"
+    return f"{minutes / 60:.1f} h"
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+def base_model_config(checkpoint: str | os.PathLike[str]) -> dict:
+    """The SRN config (backbone, channels) stored in a checkpoint; the authors' defaults otherwise."""
+    from srn.engine.checkpoint import read_checkpoint_file, split_checkpoint
+    from srn.model.config import SRNConfig
+
+    _, metadata = split_checkpoint(read_checkpoint_file(checkpoint), checkpoint)  # weights_only=True inside
+    return SRNConfig.from_dict(metadata.srn_config).to_dict() if metadata.srn_config else SRNConfig().to_dict()
+
+
+def train_config(settings: dict, export, model: dict, device: str, enhance_cache: Path | None) -> dict:
+    """The ``srn train`` config (a checked ``TrainConfig`` as JSON) for the dialog's settings."""
+    from srn.engine.train_config import TrainConfig
+
+    iterations = int(settings["iterations"])
+    data = dict(
+        data=export.data_specs(), val=export.val_specs(), enhance=settings.get("enhance"),
+        enhance_cache=str(enhance_cache) if settings.get("enhance") and enhance_cache else None,
+        backbone=model["backbone"], channels=model["channels"], size=int(settings["size"]),
+        batch_size=int(settings["batch_size"]), lr=float(settings["lr"]), max_iters=iterations,
+        epochs=max(1, iterations),  # max_iters ends the run; epochs only has to be enough
+        lr_steps=[], warmup_iters=min(100, iterations // 5), workers=int(settings["workers"]), device=device,
+        log_every=max(1, min(20, iterations // 100)), checkpoint_every=max(50, iterations // 10),
+    )
+    data.update(settings.get("train_config") or {})  # expert overrides of any TrainConfig field
+    return TrainConfig.from_dict(data, where="fine-tuning settings").to_dict()
+
+
+def _python_env(extra: dict | None) -> QProcessEnvironment:
+    """The app's environment, with this ``srn`` importable and output unbuffered."""
+    import srn
+
+    env = QProcessEnvironment.systemEnvironment()
+    root = str(Path(srn.__file__).resolve().parent.parent)
+    old = env.value("PYTHONPATH", "")
+    env.insert("PYTHONPATH", root + (os.pathsep + old if old else ""))
+    env.insert("PYTHONUNBUFFERED", "1")
+    for key, value in (extra or {}).items():
+        env.insert(str(key), str(value))
+    return env
+
+
+def _finish_message(code: int, crashed: bool, tail: list[str]) -> str:
+    reason = next((line for line in reversed(tail) if line.startswith("srn train:")), None)
+    if reason is None:
+        reason = next((line for line in reversed(tail) if "Error" in line), None)
+    how = "was killed or crashed" if crashed else f"exited with status {code}"
+    return f"training {how}" + (f": {reason}" if reason else "")
+
+
+# -- the job -----------------------------------------------------------------------------------
+
+
+class TrainJob(QObject):
+    """One ``srn train`` process for one run; ``start()`` a new run or ``resume(run_id)`` one.
+
+    Exactly one of ``finished(run_id, model_version_id)``, ``failed(run_id, message)`` or
+    ``cancelled(run_id)`` ends each process. Parent the job to the application (it outlives a
+    closed panel); ``stop()`` cancels and waits, for the window's close.
+    """
+
+    started = Signal(int)
+    progress = Signal(dict)
+    log_line = Signal(str)
+    finished = Signal(int, int)
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+
+    def __init__(self, project: Project, settings: dict | None = None, *, runs_folder=None, env: dict | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.settings = {**DEFAULTS, **(settings or {})}
+        self.runs_folder = runs_folder
+        self.env = dict(env or {})
+        self.run_id: int | None = None
+        self.run_dir: Path | None = None
+        self.records: list[dict] = []
+        self._process: QProcess | None = None
+        self._log = None
+        self._buffers = {"out": b"", "err": b""}
+        self._tail: list[str] = []
+        self._last_event: dict | None = None
+        self._cancel_requested = False
+        self._ended = False
+        self._config: dict = {}
+
+    # -- starting --------------------------------------------------------------------------
+    def start(self) -> int:
+        """Export the labels, record the run and launch ``srn train``; returns the run id.
+
+        Raises ``TrainJobError`` (nothing recorded) when the run cannot start.
+        """
+        from app.jobs.training_export import (
+            ExportError,
+            TrainingExport,
+            export_training_set,
+        )
+        from srn.engine.checkpoint import CheckpointError
+        from srn.engine.device import DeviceError
+        from srn.engine.train_config import ConfigError
+
+        if self.is_running():
+            raise TrainJobError("this job is already running")
+        s = self.settings
+        base = s.get("base_checkpoint")
+        if not base:
+            raise TrainJobError("choose a base model to fine-tune")
+        base = Path(base).expanduser().resolve()
+        try:
+            model = base_model_config(base)
+            device, device_name, procs = resolve_device(s["device"])
+        except (CheckpointError, DeviceError, ValueError) as exc:
+            raise TrainJobError(str(exc)) from None
+        parent_id = s.get("base_model_id")
+        if parent_id is None:  # a weights file the project already knows is still its version
+            parent_id = next((m.id for m in model_versions(self.project) if Path(m.checkpoint_path) == base), None)
+        split = ensure_validation_split(self.project, float(s["val_fraction"]))
+        root = runs_root(self.project, self.runs_folder)
+        staging = root / f".new-{os.getpid()}-{time.time_ns()}"
+        try:
+            export = export_training_set(self.project, staging, pseudo=s.get("pseudo_labels"))
+        except ExportError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise TrainJobError(str(exc)) from None
+        record = {
+            "settings": {k: v for k, v in s.items() if k != "train_config"} | {"base_checkpoint": str(base)},
+            "base": {"checkpoint": str(base), "model_version_id": parent_id, "name": s.get("base_name") or base.stem},
+            "parent_id": parent_id, "device": device, "device_name": device_name, "processes": procs,
+            "model": {"backbone": model["backbone"], "channels": model["channels"]},
+            "split": {"train": split.train, "val": split.val}, "export": export.summary,
+            "host": platform.node(),
+        }
+        run_id = start_training_run(self.project, record, status="queued")
+        run_dir = root / str(run_id)
+        try:
+            if run_dir.exists():  # left by an older database with the same run ids: keep it aside
+                run_dir.rename(run_dir.with_name(f"{run_id}.old-{time.strftime('%Y%m%d-%H%M%S')}"))
+            staging.rename(run_dir)
+            export = TrainingExport(  # the same files, now in run_dir
+                train=run_dir / export.train.name, val=run_dir / export.val.name if export.val else None,
+                pseudo=run_dir / export.pseudo.name if export.pseudo else None, summary=export.summary)
+            config = train_config(s, export, model, device, root / ".enhance-cache")
+            from srn.fileio import atomic_write_text
+
+            atomic_write_text(run_dir / CONFIG_FILE, json.dumps(config, indent=1))
+        except (ConfigError, OSError) as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            mark_training_run(self.project, run_id, "failed", metrics={"error": str(exc)})
+            raise TrainJobError(str(exc)) from None
+        update_training_run(self.project, run_id, config={"run_dir": str(run_dir), "train_config": config})
+        self._launch(run_id, run_dir, config, ["--init", str(base)], resumed=False)
+        return run_id
+
+    def resume(self, run_id: int, *, max_iters: int | None = None) -> int:
+        """Continue a cancelled or failed run from its ``last.pth`` (``max_iters``: a new end)."""
+        if self.is_running():
+            raise TrainJobError("this job is already running")
+        run = get_training_run(self.project, run_id)
+        if run.status not in ("cancelled", "failed"):
+            raise TrainJobError(f"training run {run_id} is {run.status}; only a cancelled or failed run resumes")
+        run_dir = Path(run.config.get("run_dir") or run_folder(self.project, run_id, self.runs_folder))
+        last = run_dir / LAST
+        if not last.is_file():
+            raise TrainJobError(f"{last}: no checkpoint to resume from (the run stopped before writing one)")
+        config = run.config.get("train_config") or json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        extra = ["--resume", str(last)]
+        if max_iters is not None:
+            extra += ["--set", f"max_iters={int(max_iters)}"]
+            config = {**config, "max_iters": int(max_iters)}
+        self._launch(run_id, run_dir, config, extra, resumed=True)
+        return run_id
+
+    def _launch(self, run_id: int, run_dir: Path, config: dict, extra: list[str], *, resumed: bool) -> None:
+        run = get_training_run(self.project, run_id)
+        procs = int(run.config.get("processes", 1))
+        args = ["-m", "srn", "train", "--out", str(run_dir), "--config", str(run_dir / CONFIG_FILE), *extra]
+        if procs > 1:
+            args = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), *args]
+        self.run_id, self.run_dir, self._config = run_id, run_dir, config
+        self.records, self._tail, self._last_event = [], [], None
+        self._cancel_requested, self._ended = False, False
+        self._buffers = {"out": b"", "err": b""}
+        self._log = open(run_dir / LOG_FILE, "a", encoding="utf-8")  # noqa: SIM115 - open while the process runs
+        self._write_log(f"=== {'resumed' if resumed else 'started'} {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                        f"{sys.executable} {' '.join(args)}")
+        mark_training_run(self.project, run_id, "running", log_path=run_dir / LOG_FILE,
+                          config={"command": [sys.executable, *args]})
+        process = QProcess(self)
+        process.setProgram(sys.executable)
+        process.setArguments(args)
+        process.setWorkingDirectory(str(run_dir))
+        process.setProcessEnvironment(_python_env(self.env))
+        process.readyReadStandardOutput.connect(lambda: self._read("out"))
+        process.readyReadStandardError.connect(lambda: self._read("err"))
+        process.finished.connect(self._on_finished)
+        process.errorOccurred.connect(self._on_error)
+        self._process = process
+        process.start()
+        self.started.emit(run_id)
+
+    # -- control ---------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning
+
+    def process_id(self) -> int | None:
+        return int(self._process.processId()) if self.is_running() else None
+
+    def cancel(self) -> None:
+        """Ask ``srn train`` to stop (SIGTERM: it writes ``last.pth`` first); a second call kills it."""
+        if not self.is_running():
+            return
+        if self._cancel_requested:
+            self._process.kill()
+            return
+        self._cancel_requested = True
+        self._write_log("=== cancel requested (SIGTERM)")
+        self._process.terminate()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        return self._process.waitForFinished(timeout_ms) if self.is_running() else True
+
+    def stop(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel and wait for the process (the window calls this when it closes)."""
+        self.cancel()
+        return self.wait(timeout_ms)
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested
+
+    @property
+    def config(self) -> dict:
+        """The ``srn train`` config of the current process (``max_iters``, ``size``, ...)."""
+        return dict(self._config)
+
+    def resumable(self) -> bool:
+        return self.run_dir is not None and (self.run_dir / LAST).is_file()
+
+    # -- output ----------------------------------------------------------------------------
+    def _read(self, channel: str) -> None:
+        process = self._process
+        if process is None:
+            return
+        data = bytes(process.readAllStandardOutput() if channel == "out" else process.readAllStandardError())
+        buffer = self._buffers[channel] + data
+        *lines, rest = buffer.split(b"\n")
+        self._buffers[channel] = rest
+        for raw in lines:
+            self._line(raw.decode("utf-8", "replace").rstrip("\r"), channel)
+
+    def _line(self, text: str, channel: str) -> None:
+        self._write_log(text)
+        self._tail = (self._tail + [text])[-TAIL_LINES:]
+        self.log_line.emit(text)
+        if channel != "out" or not text.startswith("{"):
+            return
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            return
+        if not isinstance(record, dict):
+            return
+        if "event" in record:
+            self._last_event = record
+        elif "iter" in record:
+            self.records.append(record)
+            self.progress.emit(record)
+
+    def _write_log(self, text: str) -> None:
+        if self._log is not None:
+            self._log.write(text + "\n")
+            self._log.flush()
+
+    # -- the end ---------------------------------------------------------------------------
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._end(-1, True, f"cannot start {sys.executable}: {self._process.errorString()}")
+
+    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        for channel in ("out", "err"):
+            self._read(channel)
+            if self._buffers[channel]:
+                self._line(self._buffers[channel].decode("utf-8", "replace"), channel)
+                self._buffers[channel] = b""
+        self._end(code, status == QProcess.ExitStatus.CrashExit)
+
+    def _throughput(self) -> dict:
+        rates = [r["images_per_s"] for r in self.records[1:] or self.records if r.get("images_per_s")]
+        if not rates:
+            return {}
+        run = get_training_run(self.project, self.run_id)
+        key = _throughput_key(run.config.get("device_name", ""), self._config.get("backbone"),
+                              self._config.get("channels"))
+        return {"throughput": {**key, "size": self._config.get("size"), "batch_size": self._config.get("batch_size"),
+                               "images_per_s": sorted(rates)[len(rates) // 2]}}
+
+    def _end(self, code: int, crashed: bool, message: str | None = None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        run_id = self.run_id
+        last = self.records[-1] if self.records else {}
+        metrics = {**self._throughput(), "last_iter": last.get("iter"), "last_loss": last.get("total")}
+        final = self.run_dir / FINAL
+        done = (not crashed and code == 0 and self._last_event is not None
+                and self._last_event.get("event") == "done" and final.is_file())
+        try:
+            if done and not self._cancel_requested:
+                version = self._register(final, metrics)
+                self._write_log(f"=== finished: model version {version.id} {version.name!r}")
+                self._close()
+                self.finished.emit(run_id, version.id)
+            elif self._cancel_requested or (not crashed and code == 0 and self._last_event is not None
+                                            and self._last_event.get("event") == "stopped"):  # SIGTERM from elsewhere
+                mark_training_run(self.project, run_id, "cancelled", metrics={**metrics, "resumable": self.resumable()})
+                self._write_log("=== cancelled" + (" (resumable from last.pth)" if self.resumable() else ""))
+                self._close()
+                self.cancelled.emit(run_id)
+            else:
+                text = message or _finish_message(code, crashed, self._tail)
+                self._fail(run_id, text, metrics)
+        except Exception as exc:  # noqa: BLE001 - the store refused (name taken, database gone): say so
+            self._fail(run_id, f"training ended but the result could not be recorded: {exc}", metrics)
+
+    def _fail(self, run_id: int, text: str, metrics: dict) -> None:
+        self._write_log(f"=== failed: {text}")
+        try:
+            mark_training_run(self.project, run_id, "failed",
+                              metrics={**metrics, "error": text, "resumable": self.resumable()})
+        finally:
+            self._close()
+            self.failed.emit(run_id, text)
+
+    def _register(self, final: Path, metrics: dict):
+        from srn.engine.checkpoint import read_checkpoint_file, split_checkpoint
+
+        _, meta = split_checkpoint(read_checkpoint_file(final), final)  # torch.load(weights_only=True)
+        run = get_training_run(self.project, self.run_id)
+        base = run.config.get("base", {})
+        name = unique_model_name(self.project, f"{base.get('name') or 'model'} ft{self.run_id}")
+        model_metrics = {**meta.metrics, "training_data": meta.training_data}
+        return finish_training_run(self.project, self.run_id, final, name=name, parent_id=run.config.get("parent_id"),
+                                   metrics=model_metrics, run_metrics={**metrics, **meta.metrics})
+
+    def _close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+__all__ = ["DEFAULTS", "Estimate", "TrainJob", "TrainJobError", "base_model_config", "device_choices",
+           "estimate_seconds", "format_duration", "resolve_device", "run_folder", "runs_root", "train_config"]

@@ -1,0 +1,260 @@
+""""Fine-tune on my labels": the choices of one training run, with what they will cost.
+
+The dialog shows how many labelled images will train and how many are held out (the held-out
+set is fixed: see ``app.store.training``), and how long the run should take — from the speed
+of earlier runs on this device when there are any, otherwise a rough guess, and it says which.
+``config()`` is the settings dict ``TrainJob`` takes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.jobs.train_job import DEFAULTS, device_choices, estimate_seconds
+from app.store.detections import model_versions
+from app.store.project import Project
+from app.store.training import TRAIN, VAL, split_counts, unreviewed_count
+
+LOAD_WEIGHTS = "Load weights file…"
+_LOAD = "load"
+WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.pth.tar *.ckpt);;All files (*)"
+
+
+def ask_for_weights(parent: QWidget) -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Base model weights", "", WEIGHTS_FILTER)
+    return path or None
+
+
+class FineTuneDialog(QDialog):
+    """Base model, data, pseudo-labels, enhancement, iterations, batch, size, device, estimate.
+
+    ``enhance`` is the window's current enhancement as a parameters dict (``MethodParams.to_dict()``)
+    or ``None``; training on enhanced images is offered only when there is one.
+    """
+
+    def __init__(self, project: Project, enhance: dict | None = None, parent: QWidget | None = None, *,
+                 settings: dict | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Fine-tune on my labels")
+        self.project = project
+        self.enhance = dict(enhance) if enhance else None
+        self.choose_file: Callable[[QWidget], str | os.PathLike[str] | None] = ask_for_weights
+        start = {**DEFAULTS, **(settings or {})}
+        self._file: Path | None = None
+        self._models = {m.id: m for m in model_versions(project)}
+        self._model_config_cache: dict[str, dict] = {}
+
+        self.base_combo = QComboBox()
+        self.base_combo.setObjectName("ftBase")
+        self.data_label = QLabel()
+        self.data_label.setObjectName("ftData")
+        self.data_label.setWordWrap(True)
+        self.pseudo_check = QCheckBox("Pseudo-labels from the stored detections on unreviewed images")
+        self.pseudo_check.setObjectName("ftPseudo")
+        self.pseudo_threshold = QDoubleSpinBox()
+        self.pseudo_threshold.setRange(0.0, 1.0)
+        self.pseudo_threshold.setSingleStep(0.05)
+        self.pseudo_threshold.setValue(0.8)
+        self.pseudo_threshold.setPrefix("score ≥ ")
+        self.pseudo_weight = QDoubleSpinBox()
+        self.pseudo_weight.setRange(0.0, 1.0)
+        self.pseudo_weight.setSingleStep(0.1)
+        self.pseudo_weight.setValue(0.5)
+        self.pseudo_weight.setPrefix("weight ")
+        self.enhance_check = QCheckBox()
+        self.enhance_check.setObjectName("ftEnhance")
+        self.iterations = QSpinBox()
+        self.iterations.setObjectName("ftIterations")
+        self.iterations.setRange(1, 1_000_000)
+        self.iterations.setValue(int(start["iterations"]))
+        self.batch = QSpinBox()
+        self.batch.setObjectName("ftBatch")
+        self.batch.setRange(1, 512)
+        self.batch.setValue(int(start["batch_size"]))
+        self.size = QSpinBox()
+        self.size.setObjectName("ftSize")
+        self.size.setRange(64, 4096)
+        self.size.setSingleStep(32)
+        self.size.setValue(int(start["size"]))
+        self.size.setSuffix(" px")
+        self.device = QComboBox()
+        self.device.setObjectName("ftDevice")
+        for value, label in device_choices():
+            self.device.addItem(label, value)
+        index = self.device.findData(start["device"])
+        self.device.setCurrentIndex(max(index, 0))
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("ftEstimate")
+        self.estimate_label.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start training")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        pseudo_row = QHBoxLayout()
+        pseudo_row.addWidget(self.pseudo_threshold)
+        pseudo_row.addWidget(self.pseudo_weight)
+        form = QFormLayout()
+        form.addRow("Base model", self.base_combo)
+        form.addRow("Images", self.data_label)
+        form.addRow(self.pseudo_check)
+        form.addRow("", pseudo_row)
+        form.addRow(self.enhance_check)
+        form.addRow("Iterations", self.iterations)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Image size", self.size)
+        form.addRow("Device", self.device)
+        form.addRow("Time", self.estimate_label)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+        if self.enhance:
+            self.enhance_check.setText(f"Train on enhanced images ({self.enhance.get('method', '?')}, as in the window)")
+            self.enhance_check.setChecked(True)
+        else:
+            self.enhance_check.setText("Train on enhanced images (no enhancement chosen in the window)")
+            self.enhance_check.setEnabled(False)
+        self._fill_models(start.get("base_model_id"))
+        self._show_counts()
+        self.base_combo.currentIndexChanged.connect(self._on_base_changed)
+        self.pseudo_check.toggled.connect(self._update)
+        for spin in (self.iterations, self.batch, self.size):
+            spin.valueChanged.connect(self._update)
+        self.device.currentIndexChanged.connect(self._update)
+        self._update()
+
+    # -- base model --------------------------------------------------------------------------
+    def _fill_models(self, select_id: int | None = None) -> None:
+        with QSignalBlocker(self.base_combo):
+            self.base_combo.clear()
+            for m in self._models.values():
+                self.base_combo.addItem(m.name, m.id)
+                self.base_combo.setItemData(self.base_combo.count() - 1, m.checkpoint_path,
+                                            Qt.ItemDataRole.ToolTipRole)
+            if self._file is not None:
+                self.base_combo.addItem(self._file.name, str(self._file))
+            self.base_combo.addItem(LOAD_WEIGHTS, _LOAD)
+            index = self.base_combo.findData(select_id) if select_id is not None else -1
+            if index < 0:
+                index = self.base_combo.count() - 2  # the newest model (or the loaded file)
+            self.base_combo.setCurrentIndex(index)
+        self._base_index = index
+
+    def _on_base_changed(self, index: int) -> None:
+        if self.base_combo.itemData(index) == _LOAD:
+            chosen = self.choose_file(self)
+            if chosen:
+                self._file = Path(chosen).expanduser().resolve()
+                known = next((m.id for m in self._models.values() if Path(m.checkpoint_path) == self._file), None)
+                if known is not None:
+                    self._file = None
+                self._fill_models(known if known is not None else str(self._file))
+                if known is None:
+                    self.base_combo.setCurrentIndex(self.base_combo.findData(str(self._file)))
+            else:
+                with QSignalBlocker(self.base_combo):
+                    self.base_combo.setCurrentIndex(self._base_index)
+        self._base_index = self.base_combo.currentIndex()
+        self._update()
+
+    def base(self) -> tuple[str | None, int | None, str | None]:
+        """``(checkpoint path, model version id or None, name)`` of the chosen base."""
+        data = self.base_combo.currentData()
+        if isinstance(data, int) and data in self._models:
+            m = self._models[data]
+            return m.checkpoint_path, m.id, m.name
+        if isinstance(data, str) and data != _LOAD:
+            return data, None, Path(data).stem
+        return None, None, None
+
+    def _model(self) -> dict:
+        path, _, _ = self.base()
+        if path is None:
+            return {"backbone": "resnet50", "channels": 256}
+        if path not in self._model_config_cache:
+            from app.jobs.train_job import base_model_config
+
+            try:
+                self._model_config_cache[path] = base_model_config(path)
+            except (ValueError, OSError):
+                self._model_config_cache[path] = {"backbone": "resnet50", "channels": 256, "error": True}
+        return self._model_config_cache[path]
+
+    # -- counts and estimate -----------------------------------------------------------------
+    def _show_counts(self) -> None:
+        counts = split_counts(self.project)
+        self._counts = counts
+        train, val, new = counts.get(TRAIN, 0), counts.get(VAL, 0), counts.get(None, 0)
+        other = sum(n for k, n in counts.items() if k not in (TRAIN, VAL, None))
+        text = f"{train} labelled training images, {val} held out for evaluation (fixed)"
+        if new:
+            text += f"; {new} newly labelled image(s) get a split when training starts (about 1 in 5 held out)"
+        if other:
+            text += f"; {other} in other splits (not used)"
+        self._unreviewed = unreviewed_count(self.project)
+        self.data_label.setText(text)
+        self.pseudo_check.setText(f"Pseudo-labels on {self._unreviewed} unreviewed image(s), "
+                                  "from their stored detections")
+
+    def labelled_train_images(self) -> int:
+        """Training images there will be (new labelled images counted as train, roughly)."""
+        return self._counts.get(TRAIN, 0) + round(0.8 * self._counts.get(None, 0))
+
+    def _update(self, *_) -> None:
+        for w in (self.pseudo_threshold, self.pseudo_weight):
+            w.setEnabled(self.pseudo_check.isChecked())
+        model = self._model()
+        try:
+            est = estimate_seconds(self.project, iterations=self.iterations.value(), batch_size=self.batch.value(),
+                                   size=self.size.value(), device=self.device.currentData() or "auto",
+                                   backbone=model["backbone"], channels=model["channels"],
+                                   val_images=self._counts.get(VAL, 0))
+            self.estimate = est
+            self.estimate_label.setText(f"Estimated time: {est.text}")
+        except Exception as exc:  # noqa: BLE001 - an unusable device must not break the dialog
+            self.estimate = None
+            self.estimate_label.setText(f"No estimate: {exc}")
+        path, _, _ = self.base()
+        ok = path is not None and not model.get("error") and self.labelled_train_images() > 0
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+        if path is not None and model.get("error"):
+            self.estimate_label.setText(f"{path}: cannot read this checkpoint")
+        elif self.labelled_train_images() == 0:
+            self.estimate_label.setText("No labelled images yet: accept or draw faces, or mark images done, first.")
+
+    # -- result ------------------------------------------------------------------------------
+    def config(self) -> dict:
+        """The settings ``TrainJob`` takes (see ``app.jobs.train_job.DEFAULTS``)."""
+        path, model_id, name = self.base()
+        pseudo = ({"threshold": round(self.pseudo_threshold.value(), 4), "weight": round(self.pseudo_weight.value(), 4)}
+                  if self.pseudo_check.isChecked() else None)
+        return {
+            "base_checkpoint": path, "base_model_id": model_id, "base_name": name,
+            "pseudo_labels": pseudo,
+            "enhance": self.enhance if self.enhance and self.enhance_check.isChecked() else None,
+            "iterations": self.iterations.value(), "batch_size": self.batch.value(), "size": self.size.value(),
+            "device": self.device.currentData() or "auto", "workers": DEFAULTS["workers"], "lr": DEFAULTS["lr"],
+            "val_fraction": DEFAULTS["val_fraction"],
+        }
+
+
+__all__ = ["LOAD_WEIGHTS", "FineTuneDialog"]

@@ -1,0 +1,329 @@
+"""The Training panel: start "Fine-tune on my labels…", watch the losses fall, cancel or resume.
+
+The run itself is a ``TrainJob`` (a separate ``srn train`` process); this panel collects the
+choices (``FineTuneDialog``), plots each loss term as the progress lines arrive, shows lr,
+images/s and the time left, keeps a bounded tail of the log, and lists the project's past runs.
+When a run registers a model, ``model_registered(model_version_id)`` tells the window to refresh
+its model lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.jobs.detect_job import format_eta
+from app.jobs.train_job import LAST, TrainJob, TrainJobError, run_folder
+from app.store.project import Project
+from app.store.training import TrainingRunData, training_runs
+from app.ui.finetune_dialog import FineTuneDialog
+
+LOSS_TERMS = ("total", "cls1", "box1", "cls2", "box2")
+COLOURS = {"total": (240, 240, 240), "cls1": (90, 160, 255), "box1": (120, 220, 120), "cls2": (255, 160, 40),
+           "box2": (230, 90, 200)}
+LOG_LINES = 2000
+MAX_POINTS = 20_000
+"""Points kept per curve; older ones are thinned (every other one dropped) beyond this."""
+
+
+class TrainingPanel(QWidget):
+    """Fine-tune button, loss curves, lr / images/s / ETA, log tail, Cancel, Resume, past runs.
+
+    The window calls ``set_project``, sets ``enhance_params`` (returns the current enhancement
+    as a dict, or ``None``) and calls ``stop()`` when it closes. ``runs_folder`` must be set for
+    a project on a database server (where run folders go); ``env`` adds environment variables
+    for the training process.
+    """
+
+    model_registered = Signal(int)
+    run_ended = Signal(int, str)  # run id, status
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._project: Project | None = None
+        self._job: TrainJob | None = None
+        self._points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in LOSS_TERMS}
+        self.enhance_params: Callable[[], dict | None] | None = None
+        self.runs_folder = None
+        self.env: dict | None = None
+        self.dialog_factory: Callable[..., FineTuneDialog] = FineTuneDialog
+
+        self.fine_tune_button = QPushButton("Fine-tune on my labels…")
+        self.fine_tune_button.setObjectName("trainStart")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("trainCancel")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("trainResume")
+        self.status_label = QLabel("No training run")
+        self.status_label.setObjectName("trainStatus")
+        self.lr_label = QLabel("lr –")
+        self.speed_label = QLabel("– images/s")
+        self.eta_label = QLabel("")
+        self.plot = pg.PlotWidget(background=(24, 24, 24))
+        self.plot.setObjectName("trainPlot")
+        self.plot.setMenuEnabled(False)
+        self.plot.addLegend(offset=(-5, 5))
+        self.plot.setLabel("bottom", "iteration")
+        self.plot.setLabel("left", "loss")
+        self.plot.setMinimumHeight(160)
+        self.curves = {k: self.plot.plot([], [], name=k, pen=pg.mkPen(COLOURS[k], width=2 if k == "total" else 1))
+                       for k in LOSS_TERMS}
+        self.log = QPlainTextEdit()
+        self.log.setObjectName("trainLog")
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.runs = QTreeWidget()
+        self.runs.setObjectName("trainRuns")
+        self.runs.setHeaderLabels(["Run", "Status", "Started", "Model", "Held-out AP@0.5"])
+        self.runs.setRootIsDecorated(False)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.fine_tune_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.resume_button)
+        stats = QHBoxLayout()
+        for w in (self.lr_label, self.speed_label, self.eta_label):
+            stats.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.plot, 2)
+        layout.addLayout(stats)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(self.runs, 1)
+
+        self.fine_tune_button.clicked.connect(self.open_dialog)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button.clicked.connect(lambda: self.resume())
+        self.runs.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self._update_buttons()
+
+    # -- wiring --------------------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        """Show ``project``'s runs. A run of the previous project keeps going (its process is
+        independent) but this panel stops showing it."""
+        if self._job is not None and project is not self._project:
+            self._disconnect(self._job)
+            self._job = None
+        self._project = project
+        self.refresh_runs()
+
+    def project(self) -> Project | None:
+        return self._project
+
+    def job(self) -> TrainJob | None:
+        return self._job
+
+    def is_running(self) -> bool:
+        return self._job is not None and self._job.is_running()
+
+    def stop(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel a running run and wait for its process (the window calls this when it closes)."""
+        return self._job.stop(timeout_ms) if self._job is not None else True
+
+    # -- starting ------------------------------------------------------------------------------
+    def open_dialog(self) -> TrainJob | None:
+        """Ask for the run's settings (``FineTuneDialog``) and start it."""
+        if self._project is None or self.is_running():
+            return None
+        enhance = self.enhance_params() if self.enhance_params is not None else None
+        dialog = self.dialog_factory(self._project, enhance, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return self.start(dialog.config())
+
+    def start(self, settings: dict) -> TrainJob | None:
+        """Start a run with ``FineTuneDialog.config()``-style settings; None when it cannot start."""
+        if self._project is None or self.is_running():
+            return None
+        job = self._new_job(settings)
+        self._clear()
+        self._log("Preparing the training data…")
+        try:
+            run_id = job.start()
+        except TrainJobError as exc:
+            self._log(f"Cannot start training: {exc}")
+            self._disconnect(job)
+            self._job = None
+            job.deleteLater()
+            self.refresh_runs()
+            return None
+        self.status_label.setText(f"Run {run_id}: training")
+        self.refresh_runs(select_id=run_id)
+        return job
+
+    def resume(self, run_id: int | None = None, *, max_iters: int | None = None) -> TrainJob | None:
+        """Continue a cancelled or failed run (default: the one selected in the list) from its last.pth."""
+        if self._project is None or self.is_running():
+            return None
+        run_id = run_id if run_id is not None else self.selected_run_id()
+        if run_id is None:
+            return None
+        job = self._new_job(None)
+        self._clear()
+        try:
+            job.resume(run_id, max_iters=max_iters)
+        except TrainJobError as exc:
+            self._log(f"Cannot resume run {run_id}: {exc}")
+            self._disconnect(job)
+            self._job = None
+            job.deleteLater()
+            self._update_buttons()
+            return None
+        self.status_label.setText(f"Run {run_id}: training (resumed)")
+        self.refresh_runs(select_id=run_id)
+        return job
+
+    def cancel(self) -> None:
+        """Stop the run after its current iteration, with a resumable checkpoint."""
+        if self.is_running():
+            self._job.cancel()
+            self.status_label.setText(f"Run {self._job.run_id}: stopping after this iteration…")
+            self.cancel_button.setEnabled(False)
+
+    def _new_job(self, settings: dict | None) -> TrainJob:
+        job = TrainJob(self._project, settings, runs_folder=self.runs_folder, env=self.env,
+                       parent=QCoreApplication.instance())
+        job.progress.connect(self._on_progress)
+        job.log_line.connect(self._on_log_line)
+        job.finished.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        job.cancelled.connect(self._on_cancelled)
+        job.started.connect(lambda _: self._update_buttons())
+        self._job = job
+        self._update_buttons()
+        return job
+
+    def _disconnect(self, job: TrainJob) -> None:
+        for signal in (job.progress, job.log_line, job.finished, job.failed, job.cancelled, job.started):
+            try:
+                signal.disconnect()
+            except (RuntimeError, TypeError):
+                pass
+
+    # -- job signals ---------------------------------------------------------------------------
+    def _on_progress(self, record: dict) -> None:
+        it = float(record.get("iter", 0))
+        for term in LOSS_TERMS:
+            if term in record:
+                xs, ys = self._points[term]
+                xs.append(it)
+                ys.append(float(record[term]))
+                if len(xs) > MAX_POINTS:
+                    del xs[::2], ys[::2]
+                self.curves[term].setData(xs, ys)
+        if "lr" in record:
+            self.lr_label.setText(f"lr {record['lr']:.2e}")
+        if "images_per_s" in record:
+            self.speed_label.setText(f"{record['images_per_s']:.1f} images/s")
+        if "eta_s" in record:
+            left = format_eta(record["eta_s"])
+            self.eta_label.setText(f"{left} left" if left else "")
+        job = self._job
+        total = job.config.get("max_iters") if job is not None else None
+        self.status_label.setText(f"Run {job.run_id if job else '?'}: iteration {int(it)}"
+                                  + (f" of {total}" if total else "")
+                                  + (f", epoch {record['epoch']:.2f}" if "epoch" in record else ""))
+
+    def _on_log_line(self, text: str) -> None:
+        self.log.appendPlainText(text)
+
+    def _on_finished(self, run_id: int, model_id: int) -> None:
+        self._log(f"Run {run_id} finished: model version {model_id} registered.")
+        self.status_label.setText(f"Run {run_id}: finished (model version {model_id})")
+        self._end(run_id, "finished")
+        self.model_registered.emit(model_id)
+
+    def _on_failed(self, run_id: int, message: str) -> None:
+        self._log(f"Run {run_id} failed: {message}")
+        self.status_label.setText(f"Run {run_id}: failed — {message}")
+        self._end(run_id, "failed")
+
+    def _on_cancelled(self, run_id: int) -> None:
+        resumable = self._job is not None and self._job.resumable()
+        self._log(f"Run {run_id} cancelled" + (" (Resume continues it)." if resumable else "."))
+        self.status_label.setText(f"Run {run_id}: cancelled")
+        self._end(run_id, "cancelled")
+
+    def _end(self, run_id: int, status: str) -> None:
+        job, self._job = self._job, None
+        if job is not None:
+            job.deleteLater()
+        self.eta_label.setText("")
+        self.refresh_runs(select_id=run_id)
+        self.run_ended.emit(run_id, status)
+
+    # -- runs list -----------------------------------------------------------------------------
+    def refresh_runs(self, select_id: int | None = None) -> None:
+        keep = select_id if select_id is not None else self.selected_run_id()
+        self.runs.clear()
+        self._runs: dict[int, TrainingRunData] = {}
+        if self._project is not None:
+            for run in training_runs(self._project):
+                self._runs[run.id] = run
+                ap = run.metrics.get("val_ap50")
+                item = QTreeWidgetItem([
+                    str(run.id), run.status,
+                    run.started_at.astimezone().strftime("%Y-%m-%d %H:%M") if run.started_at else "",
+                    str(run.model_version_id or ""), f"{ap:.3f}" if isinstance(ap, (int, float)) else ""])
+                item.setData(0, Qt.ItemDataRole.UserRole, run.id)
+                error = run.metrics.get("error")
+                if error:
+                    item.setToolTip(1, str(error))
+                self.runs.addTopLevelItem(item)
+                if run.id == keep:
+                    self.runs.setCurrentItem(item)
+        self._update_buttons()
+
+    def selected_run_id(self) -> int | None:
+        item = self.runs.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _resumable(self, run_id: int | None) -> bool:
+        run = getattr(self, "_runs", {}).get(run_id)
+        if run is None or run.status not in ("cancelled", "failed") or self._project is None:
+            return False
+        folder = run.config.get("run_dir")
+        try:
+            folder = folder or run_folder(self._project, run.id, self.runs_folder)
+        except TrainJobError:
+            return False
+        from pathlib import Path
+
+        return (Path(folder) / LAST).is_file()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _clear(self) -> None:
+        for term in LOSS_TERMS:
+            self._points[term] = ([], [])
+            self.curves[term].setData([], [])
+        self.lr_label.setText("lr –")
+        self.speed_label.setText("– images/s")
+        self.eta_label.setText("")
+
+    def _update_buttons(self) -> None:
+        running = self.is_running() or (self._job is not None)
+        has = self._project is not None
+        self.fine_tune_button.setEnabled(has and not running)
+        self.cancel_button.setEnabled(self.is_running() and not (self._job and self._job.cancel_requested))
+        self.resume_button.setEnabled(has and not running and self._resumable(self.selected_run_id()))
+
+    def _log(self, text: str) -> None:
+        self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
+
+
+__all__ = ["LOSS_TERMS", "TrainingPanel"]

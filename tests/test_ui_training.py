@@ -1,0 +1,216 @@
+"""Fine-tuning from the app: the dialog, and the panel driving real ``srn train`` processes.
+
+Every run here is a real ``python -m srn train`` child (QProcess) on a tiny ResNet-18 model, a
+real SQLite project and real synthetic images, so a run takes a few seconds of process start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from app.jobs.train_job import TrainJob, TrainJobError, estimate_seconds, runs_root
+from app.store import model_versions, project_stats
+from app.store.training import get_training_run, start_training_run, training_runs
+from app.ui.finetune_dialog import LOAD_WEIGHTS, FineTuneDialog
+from app.ui.training_panel import LOSS_TERMS, TrainingPanel
+from tests.training_fixtures import make_training_project, synth_images, tiny_checkpoint
+
+WAIT_MS = 120_000
+ENV = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    return synth_images(tmp_path_factory.mktemp("synth"))
+
+
+@pytest.fixture(scope="module")
+def base_checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny base.pth")
+
+
+@pytest.fixture
+def tp(tmp_path, synth, base_checkpoint):
+    tp = make_training_project(tmp_path, synth, base_checkpoint)
+    yield tp
+    tp.project.close()
+
+
+def settings(tp, iterations: int, **extra) -> dict:
+    return {"base_checkpoint": str(tp.base_checkpoint), "base_model_id": tp.base_id, "base_name": "tiny base",
+            "iterations": iterations, "batch_size": 2, "size": 128, "device": "cpu", "workers": 0,
+            "pseudo_labels": {"threshold": 0.8, "weight": 0.5}, "enhance": None,
+            "train_config": {"log_every": 1, "warmup_iters": 0}, **extra}
+
+
+@pytest.fixture
+def panel(qtbot, tp):
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.env = ENV
+    panel.set_project(tp.project)
+    yield panel
+    panel.stop(10_000)
+
+
+def _counts(project) -> tuple:
+    stats = project_stats(project)
+    return stats.images, stats.boxes, stats.boxes_by_source_state, stats.images_by_status, stats.model_versions
+
+
+def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
+    dialog = FineTuneDialog(tp.project, {"method": "msrcr"})
+    qtbot.addWidget(dialog)
+    assert dialog.base_combo.currentText() == "tiny base" and dialog.base()[1] == tp.base_id
+    assert "7 newly labelled" in dialog.data_label.text()  # no split yet: they get one at start
+    assert "1 unreviewed" in dialog.pseudo_check.text()
+    assert dialog.enhance_check.isEnabled() and dialog.enhance_check.isChecked()
+    assert "rough guess" in dialog.estimate_label.text()
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.pseudo_check.setChecked(True)
+    dialog.iterations.setValue(50)
+    config = dialog.config()
+    assert config["base_checkpoint"] == str(tp.base_checkpoint) and config["base_model_id"] == tp.base_id
+    assert config["pseudo_labels"] == {"threshold": 0.8, "weight": 0.5} and config["enhance"] == {"method": "msrcr"}
+    assert (config["iterations"], config["device"]) == (50, "cpu")
+
+    # "Load weights file…" keeps a new file as the base without registering it.
+    other = tiny_checkpoint(tmp_path / "other.pth")
+    dialog.choose_file = lambda parent: str(other)
+    dialog.base_combo.setCurrentIndex(dialog.base_combo.findText(LOAD_WEIGHTS))
+    assert dialog.base() == (str(other), None, "other") and len(model_versions(tp.project)) == 1
+
+    # An earlier run measured on this device at this size replaces the rough guess.
+    from app.jobs.train_job import _throughput_key, resolve_device
+
+    key = _throughput_key(resolve_device("cpu")[1], "resnet18", 16)
+    run_id = start_training_run(tp.project, {})
+    from app.store.training import mark_training_run
+
+    mark_training_run(tp.project, run_id, "finished",
+                      metrics={"throughput": {**key, "size": 128, "batch_size": 2, "images_per_s": 4.0}})
+    est = estimate_seconds(tp.project, iterations=100, batch_size=2, size=128, device="cpu", backbone="resnet18",
+                           channels=16)
+    assert est.source == "measured" and est.images_per_s == 4.0 and "measured" in est.text
+    scaled = estimate_seconds(tp.project, iterations=100, batch_size=2, size=256, device="cpu", backbone="resnet18",
+                              channels=16)
+    assert scaled.source == "scaled" and scaled.images_per_s == pytest.approx(1.0)
+    assert scaled.seconds > est.seconds
+
+
+def test_full_loop_registers_a_model_with_lineage_and_metrics(qtbot, panel, tp):
+    progress, logs, registered = [], [], []
+    panel.model_registered.connect(registered.append)
+    from srn.enhance import MSRCRParams
+
+    enhance = MSRCRParams().to_dict()
+    job = panel.start(settings(tp, 3, enhance=enhance))
+    assert job is not None and panel.is_running() and not panel.fine_tune_button.isEnabled()
+    job.progress.connect(progress.append)
+    job.log_line.connect(logs.append)
+    run_id = job.run_id
+    with qtbot.waitSignal(job.finished, timeout=WAIT_MS) as blocker:
+        pass
+    assert blocker.args[0] == run_id
+    model_id = blocker.args[1]
+    assert registered == [model_id]
+
+    assert [r["iter"] for r in progress] == [1, 2, 3]
+    assert set(progress[0]) >= {"iter", "epoch", "total", *LOSS_TERMS, "lr", "images_per_s", "eta_s"}
+    xs, ys = panel.curves["total"].getData()
+    assert list(xs) == [1, 2, 3] and list(ys) == [r["total"] for r in progress]
+    assert "images/s" in panel.speed_label.text() and "lr" in panel.lr_label.text()
+
+    version = next(m for m in model_versions(tp.project) if m.id == model_id)
+    assert version.name == f"tiny base ft{run_id}" and version.parent_id == tp.base_id
+    assert version.training_run_id == run_id
+    assert version.metrics["iterations"] == 3 and "val_ap50" in version.metrics and version.metrics["val_images"] >= 1
+    run_dir = runs_root(tp.project) / str(run_id)
+    assert run_dir == tp.project.path.parent / ".darkface-studio" / "runs" / "project" / str(run_id)
+    assert Path(version.checkpoint_path) == run_dir / "final.pth"
+    meta = torch.load(run_dir / "final.pth", weights_only=True)["metadata"]
+    assert meta["metrics"]["val_ap50"] == version.metrics["val_ap50"]
+    assert {s["type"] for s in meta["training_data"]["sources"]} == {"manifest"}
+    assert meta["enhancement"] == enhance and any((runs_root(tp.project) / ".enhance-cache").rglob("*.png"))
+    assert meta["training_data"]["images"] == 7 - version.metrics["val_images"] + 1  # train + 1 pseudo image
+
+    run = get_training_run(tp.project, run_id)
+    assert run.status == "finished" and run.finished_at >= run.started_at and run.model_version_id == model_id
+    assert run.metrics["throughput"]["images_per_s"] > 0 and run.metrics["throughput"]["size"] == 128
+    assert run.config["export"]["pseudo"]["images"] == 1 and run.config["export"]["train"]["images"] >= 1
+    assert run.config["train_config"]["max_iters"] == 3 and run.config["parent_id"] == tp.base_id
+    log = (run_dir / "train.log").read_text()
+    assert run.log_path == str(run_dir / "train.log") and '"event": "done"' in log and "srn train:" in log
+    assert any(line.startswith('{"iter": 3') for line in logs)
+    assert "finished" in panel.status_label.text() and panel.fine_tune_button.isEnabled()
+    assert panel.runs.topLevelItem(0).text(1) == "finished" and not panel.resume_button.isEnabled()
+
+
+def test_kill_9_marks_the_run_failed_and_touches_nothing_else(qtbot, panel, tp):
+    job = panel.start(settings(tp, 10_000))
+    with qtbot.waitSignal(job.progress, timeout=WAIT_MS):
+        pass
+    before = _counts(tp.project)
+    with qtbot.waitSignal(job.failed, timeout=WAIT_MS) as blocker:
+        os.kill(job.process_id(), signal.SIGKILL)
+    run_id, message = blocker.args
+    assert "killed or crashed" in message
+    run = get_training_run(tp.project, run_id)
+    assert run.status == "failed" and run.metrics["error"] == message and run.model_version_id is None
+    assert _counts(tp.project) == before
+    log = Path(run.log_path).read_text()
+    assert '"iter": 1' in log and "failed: training was killed" in log
+    assert "failed" in panel.status_label.text() and panel.fine_tune_button.isEnabled()
+
+
+def test_cancel_then_resume_reaches_finished(qtbot, panel, tp):
+    job = panel.start(settings(tp, 10_000, pseudo_labels=None))
+    with qtbot.waitSignal(job.progress, timeout=WAIT_MS):
+        pass
+    run_id = job.run_id
+    with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
+        panel.cancel_button.click()
+    run = get_training_run(tp.project, run_id)
+    assert run.status == "cancelled" and run.metrics["resumable"] and run.model_version_id is None
+    stopped_at = torch.load(Path(run.config["run_dir"]) / "last.pth", weights_only=True)["training_state"]["iteration"]
+    assert stopped_at == run.metrics["last_iter"] >= 1
+    assert panel.selected_run_id() == run_id and panel.resume_button.isEnabled()
+
+    registered = []
+    panel.model_registered.connect(registered.append)
+    job = panel.resume(max_iters=stopped_at + 2)
+    assert job is not None and get_training_run(tp.project, run_id).status == "running"
+    iters = []
+    job.progress.connect(lambda r: iters.append(r["iter"]))
+    with qtbot.waitSignal(job.finished, timeout=WAIT_MS) as blocker:
+        pass
+    assert blocker.args[0] == run_id and registered == [blocker.args[1]]
+    assert iters == [stopped_at + 1, stopped_at + 2]
+    run = get_training_run(tp.project, run_id)
+    assert run.status == "finished" and run.model_version_id == blocker.args[1]
+    version = next(m for m in model_versions(tp.project) if m.id == blocker.args[1])
+    assert version.parent_id == tp.base_id and version.metrics["iterations"] == stopped_at + 2
+    log = Path(run.log_path).read_text()
+    assert "=== cancelled" in log and "=== resumed" in log and "=== finished" in log
+    assert [r.status for r in training_runs(tp.project)] == ["finished"]
+
+
+def test_runs_that_cannot_start_say_why(qtbot, panel, tp, tmp_path):
+    with pytest.raises(TrainJobError, match="choose a base model"):
+        TrainJob(tp.project, {}).start()
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert panel.start({**settings(tp, 3), "base_checkpoint": str(bad), "base_model_id": None}) is None
+    assert str(bad) in panel.log.toPlainText() and training_runs(tp.project) == []
+    with pytest.raises(TrainJobError, match="only a cancelled or failed run"):
+        TrainJob(tp.project).resume(start_training_run(tp.project, {}, status="running"))
+    failed = start_training_run(tp.project, {"run_dir": str(tmp_path / "nowhere")}, status="failed")
+    with pytest.raises(TrainJobError, match="last.pth: no checkpoint"):
+        TrainJob(tp.project).resume(failed)
+    json.dumps(settings(tp, 3))  # the settings the dialog hands over are JSON (stored in the run)
