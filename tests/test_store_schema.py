@@ -30,6 +30,10 @@ def test_empty_database_migrates_up_and_down_and_matches_the_orm(db_url):
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
         assert diff == []
+        downgrade(engine, "0002")
+        assert "evaluation" not in _tables(engine) and "import_problem" in _tables(engine)
+        upgrade(engine, "0003")
+        assert "evaluation" in _tables(engine)
         downgrade(engine, "0001")
         assert "import_problem" not in _tables(engine)
         downgrade(engine, "base")
@@ -113,3 +117,23 @@ def test_ensure_current_on_current_database_is_a_no_op(tmp_path):
         assert first.upgraded and not second.upgraded and second.backup is None
     finally:
         engine.dispose()
+
+
+def test_evaluations_survive_an_upgrade_from_0002_and_go_with_their_model(tmp_path):
+    """0002 -> head keeps the data and adds the evaluation table, whose rows follow their model."""
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO model_version (id, name, checkpoint_path, metrics, created_at) "
+                          "VALUES (7, 'base', '/w/base.pth', '{}', '2026-01-01')"))
+    engine.dispose()
+    with Project.open(path) as project:
+        assert project.schema_report.before == "0002"
+        with project.write() as s:
+            s.execute(text("INSERT INTO evaluation (model_version_id, dataset, enhanced, ap, n_images, n_faces, "
+                           "curve, errors, created_at) VALUES (7, 'heldout', 0, 0.5, 3, 4, '{}', '{}', '2026-01-02')"))
+        with project.write() as s:
+            s.execute(text("DELETE FROM model_version WHERE id = 7"))
+        with project.read() as s:
+            assert s.execute(text("SELECT count(*) FROM evaluation")).scalar() == 0

@@ -208,3 +208,29 @@ class Edit(Base):
     after: Mapped[Any | None] = mapped_column(JSON)
     reverts_id: Mapped[int | None] = mapped_column(ForeignKey("edit.id"))
     """Set when this edit undoes an earlier one (an undo is itself an edit, so redo is its undo)."""
+
+
+class Evaluation(Base):
+    """One scored run of a model version on a labelled set: AP@0.5, its PR curve and its mistakes.
+
+    Kept so the experiment table (base raw / base enhanced / fine-tuned enhanced) and the error
+    browser come from the store, not from re-running the detector every time the view opens.
+    """
+
+    __tablename__ = "evaluation"
+    __table_args__ = (Index(None, "model_version_id", "dataset"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id", ondelete="CASCADE"))
+    dataset: Mapped[str] = mapped_column(String(300))
+    """``"heldout"`` (the project's ``val`` split) or ``"labels:<file name>"`` (an imported labelled set)."""
+    enhanced: Mapped[bool] = mapped_column(Boolean, default=False)
+    enhance_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ap: Mapped[float | None] = mapped_column(Float)
+    """AP@0.5; ``None`` when the set has no face to score against."""
+    n_images: Mapped[int] = mapped_column(Integer)
+    n_faces: Mapped[int] = mapped_column(Integer)
+    curve: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"precision": [...], "recall": [...], "thresholds": [...]}``, at most 200 points."""
+    errors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"threshold": t, "false_positives": [...], "missed": [...], "skipped": [...]}``."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,335 @@
+"""Evaluate a model version on a labelled set in a background thread and store the result.
+
+The labelled set is the project's held-out images (``val`` split, reviewed; accepted boxes are
+the faces, ignore flags honoured) or a label file/folder (DARK FACE or WIDER FACE) with its image
+folder. Detection is the SRN engine, single scale, on the raw or the enhanced image; AP@0.5, the
+PR curve and the per-image matches come from ``srn.eval.evaluate_ap50`` (one-to-one matching).
+Loading the model and CPU inference take seconds per image, so all of it runs off the GUI
+thread, like ``DetectJob``. A corrupt image is reported and left out of the evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from app.jobs.detect_job import _naming
+from app.store.detections import model_versions
+from app.store.evaluations import (
+    HELDOUT,
+    GroundTruthImage,
+    heldout_ground_truth,
+    image_ids_for_paths,
+    labels_dataset,
+    record_evaluation,
+)
+from app.store.images import image_file
+from app.store.project import Project
+
+LABEL_FORMATS = ("auto", "darkface", "wider")
+MAX_ERRORS = 2000
+"""False positives (highest scores first) and missed faces kept per evaluation."""
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """An imported labelled set: a DARK FACE label folder (``<id>.txt``) or a WIDER FACE
+    ground-truth ``.txt`` file, and the folder its image names are relative to."""
+
+    labels: Path
+    images: Path
+    format: str = "auto"
+
+    @property
+    def dataset(self) -> str:
+        return labels_dataset(self.labels)
+
+    def resolved_format(self) -> str:
+        if self.format not in LABEL_FORMATS:
+            raise ValueError(f"label format must be one of {', '.join(LABEL_FORMATS)}, got {self.format!r}")
+        if self.format != "auto":
+            return self.format
+        return "darkface" if Path(self.labels).is_dir() else "wider"
+
+
+def _find_image(folder: Path, stem: str) -> Path | None:
+    from srn.imageio import IMAGE_EXTENSIONS
+
+    for ext in IMAGE_EXTENSIONS:
+        for candidate in (folder / f"{stem}{ext}", folder / f"{stem}{ext.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def label_set_ground_truth(project: Project | None, label_set: LabelSet) -> list[GroundTruthImage]:
+    """Read a label file/folder through ``srn.formats`` (errors name ``file:line``); images that are
+    also in the project carry their image id, so their errors can be opened in the review window."""
+    labels, images = Path(label_set.labels), Path(label_set.images)
+    if not labels.exists():
+        raise FileNotFoundError(f"{labels}: no such label file or folder")
+    if not images.is_dir():
+        raise FileNotFoundError(f"{images}: no such image folder")
+    fmt = label_set.resolved_format()
+    out: list[GroundTruthImage] = []
+    if fmt == "darkface":
+        from srn.formats.darkface import read_labels_folder
+
+        for stem, boxes in read_labels_folder(labels).items():
+            path = _find_image(images, stem) or images / f"{stem}.png"  # a missing file is reported per image
+            out.append(GroundTruthImage(None, path, boxes, np.ones(len(boxes), dtype=bool), stem))
+    else:
+        from srn.formats.records import from_wider
+        from srn.formats.wider import read_gt
+
+        for record in read_gt(labels):
+            ann = from_wider(record)
+            out.append(GroundTruthImage(None, images / ann.name, ann.boxes, ~ann.ignore_or_false, ann.name))
+    if project is not None:
+        ids = image_ids_for_paths(project, [g.path for g in out])
+        for g in out:
+            g.image_id = ids.get(g.path)
+    return out
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+@dataclass
+class Scored:
+    """AP@0.5 and everything stored with it, computed from detections by ``srn.eval``."""
+
+    result: object  # srn.eval.EvalResult
+    errors: dict
+
+
+def best_f1_threshold(curve) -> float:
+    """The score at the curve's best F1 point: the error list shows the mistakes at the model's
+    best operating point, not every low-confidence proposal (``inf``: no prediction counted)."""
+    p, r, t = (np.asarray(a, dtype=np.float64) for a in (curve.precision, curve.recall, curve.thresholds))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where((p + r) > 0, 2 * p * r / (p + r), 0.0)
+    f1 = np.nan_to_num(f1, nan=0.0)
+    if not len(f1) or f1.max() <= 0:
+        return math.inf
+    return float(t[int(np.argmax(f1))])
+
+
+def score_detections(gt: list[GroundTruthImage], detections: list[tuple[np.ndarray, np.ndarray]],
+                     threshold: float | None = None) -> Scored:
+    """``srn.eval.evaluate_ap50`` on these images and detections, plus the false positives and
+    missed faces at ``threshold`` (default: the best-F1 score)."""
+    from srn.eval.matching import evaluate_ap50
+
+    result = evaluate_ap50([g.boxes for g in gt], detections, keep=[g.keep for g in gt],
+                           names=[str(i) for i in range(len(gt))])
+    if threshold is None:
+        threshold = best_f1_threshold(result.curve)
+    fps, missed = [], []
+    for g, (boxes, _), image in zip(gt, detections, result.images):
+        _, fp, fn = image.errors_at(threshold)
+        where = {"image_id": g.image_id, "path": str(g.path)}
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        fps += [{**where, "box": boxes[i].tolist(), "score": float(image.scores[i])} for i in fp]
+        missed += [{**where, "box": g.boxes[i].tolist(), "score": None} for i in fn]
+    fps.sort(key=lambda e: -e["score"])
+    return Scored(result, {"threshold": threshold if math.isfinite(threshold) else None,
+                           "false_positives": fps[:MAX_ERRORS], "missed": missed[:MAX_ERRORS],
+                           "n_false_positives": len(fps), "n_missed": len(missed)})
+
+
+# -- the job -----------------------------------------------------------------------------------
+
+class EvaluateWorker(QObject):
+    """Loads the labels and the model, detects, scores and stores; lives in the job's thread.
+
+    Exactly one of ``finished(evaluation_id)``, ``cancelled()`` or ``failed(message)`` ends it.
+    """
+
+    device_ready = Signal(str)
+    progress = Signal(int, int, float)  # done, total, eta seconds (-1: unknown)
+    image_failed = Signal(str, str)  # image path, message naming the file
+    finished = Signal(int)
+    cancelled = Signal()
+    failed = Signal(str)
+
+    def __init__(self, project: Project, model_version_id: int, dataset, enhance, device, inference,
+                 error_threshold: float | None) -> None:
+        super().__init__()
+        self._project = project
+        self._model_version_id = int(model_version_id)
+        self._dataset = dataset
+        self._enhance = enhance
+        self._device = device
+        self._inference = inference
+        self._threshold = error_threshold
+        self._cancel = threading.Event()
+        self.thread_ident: int | None = None
+
+    def cancel(self) -> None:
+        """Stop after the current image; nothing is stored. Safe from any thread."""
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        self.thread_ident = threading.get_ident()
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the UI, not kill the thread
+            self.failed.emit(f"Evaluation failed: {exc}")
+
+    def _run(self) -> None:
+        model = {m.id: m for m in model_versions(self._project)}.get(self._model_version_id)
+        if model is None:
+            self.failed.emit(f"Evaluation failed: no model version with id {self._model_version_id}")
+            return
+        try:
+            if self._dataset == HELDOUT:
+                gt, key = heldout_ground_truth(self._project), HELDOUT
+            else:
+                gt, key = label_set_ground_truth(self._project, self._dataset), self._dataset.dataset
+        except Exception as exc:  # noqa: BLE001 - FormatError (file:line), missing folder, ...
+            self.failed.emit(f"Cannot read the labelled set: {exc}")
+            return
+        if not gt:
+            what = ("the held-out set is empty: set images' split to 'val' and mark them done"
+                    if key == HELDOUT else f"{self._dataset.labels} labels no image")
+            self.failed.emit(f"Nothing to evaluate: {what}")
+            return
+        detector = self._load(Path(model.checkpoint_path))
+        if detector is None:
+            return
+        kept, detections, skipped = self._detect_all(detector, gt)
+        if kept is None:
+            self.cancelled.emit()
+            return
+        if not kept:
+            self.failed.emit(f"Evaluation failed: none of the {len(gt)} images could be read")
+            return
+        scored = score_detections(kept, detections, self._threshold)
+        result = scored.result
+        stored = record_evaluation(
+            self._project, self._model_version_id, key, ap=result.ap, n_images=len(kept), n_faces=result.num_faces,
+            precision=result.curve.precision, recall=result.curve.recall, thresholds=result.curve.thresholds,
+            enhanced=self._enhance is not None,
+            enhance_settings=self._enhance.to_dict() if self._enhance is not None else None,
+            errors={**scored.errors, "skipped": skipped})
+        self.finished.emit(stored.id)
+
+    def _load(self, checkpoint: Path):
+        from srn.engine.detector import Detector
+
+        try:
+            detector = Detector.from_checkpoint(checkpoint, device=self._device, inference=self._inference)
+        except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
+            self.failed.emit(_naming(f"Cannot load the model: {exc}", checkpoint))
+            return None
+        self.device_ready.emit(detector.device_name)
+        return detector
+
+    def _read(self, g: GroundTruthImage) -> tuple[Path, np.ndarray | Exception]:
+        from srn.imageio import as_rgb8, read_image
+
+        path = g.path
+        try:
+            if g.image_id is not None and self._dataset == HELDOUT:
+                path = image_file(self._project, g.image_id)  # refuses a path that leaves its root
+            return path, as_rgb8(read_image(path), path)
+        except Exception as exc:  # noqa: BLE001 - reported per image
+            return path, exc
+
+    def _detect_all(self, detector, gt: list[GroundTruthImage]):
+        """``(images kept, their detections, skipped entries)``; ``(None, ...)`` when cancelled."""
+        total = len(gt)
+        kept, detections, skipped = [], [], []
+        self.progress.emit(0, total, -1.0)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaluate-read") as pool:
+            pending: Future = pool.submit(self._read, gt[0])
+            for done, g in enumerate(gt, start=1):
+                if self._cancel.is_set():
+                    return None, None, None
+                path, image = pending.result()
+                pending = pool.submit(self._read, gt[done]) if done < total else None
+                try:
+                    if isinstance(image, Exception):
+                        raise image
+                    det = detector.detect([image], enhance=self._enhance, mode="single")[0]
+                    detections.append((det.boxes.detach().cpu().numpy().astype(np.float64),
+                                       det.scores.detach().cpu().numpy().astype(np.float64)))
+                    kept.append(g)
+                except Exception as exc:  # noqa: BLE001 - one bad image never stops the evaluation
+                    message = _naming(str(exc) or type(exc).__name__, path)
+                    skipped.append({"image_id": g.image_id, "path": str(path), "message": message})
+                    self.image_failed.emit(str(path), message)
+                elapsed = time.monotonic() - started
+                self.progress.emit(done, total, elapsed / done * (total - done))
+        if self._cancel.is_set():
+            return None, None, None
+        return kept, detections, skipped
+
+
+class EvaluateJob(QObject):
+    """Owns an ``EvaluateWorker`` and its ``QThread``; re-emits its signals in the GUI thread.
+
+    ``dataset``: ``"heldout"`` or a ``LabelSet``; ``enhance``: ``srn.enhance`` parameters (e.g.
+    ``MSRCRParams()``) or ``None`` for raw images. ``start()``, ``cancel()`` (stop after the
+    current image, store nothing), ``stop()`` (cancel and wait). Parent it to the application.
+    """
+
+    device_ready = Signal(str)
+    progress = Signal(int, int, float)
+    image_failed = Signal(str, str)
+    finished = Signal(int)
+    cancelled = Signal()
+    failed = Signal(str)
+
+    def __init__(self, project: Project, model_version_id: int, dataset: str | LabelSet = HELDOUT, enhance=None,
+                 device=None, *, inference=None, error_threshold: float | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        if not (dataset == HELDOUT or isinstance(dataset, LabelSet)):
+            raise ValueError(f"dataset must be {HELDOUT!r} or a LabelSet, got {dataset!r}")
+        if isinstance(dataset, LabelSet):
+            dataset.resolved_format()  # a bad format name fails here, in the caller
+        self.model_version_id = int(model_version_id)
+        self.dataset = dataset
+        self.enhanced = enhance is not None
+        self._thread = QThread()
+        self._thread.setObjectName("evaluate")
+        self._worker = EvaluateWorker(project, model_version_id, dataset, enhance, device, inference,
+                                      error_threshold)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        for name in ("device_ready", "progress", "image_failed", "finished", "cancelled", "failed"):
+            getattr(self._worker, name).connect(getattr(self, name))
+        # Direct: quit from the worker thread itself (see DetectJob).
+        for end in (self._worker.finished, self._worker.cancelled, self._worker.failed):
+            end.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+
+    @property
+    def worker(self) -> EvaluateWorker:
+        return self._worker
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def cancel(self) -> None:
+        self._worker.cancel()
+
+    def wait(self, timeout_ms: int = 10_000) -> bool:
+        return self._thread.wait(timeout_ms) if self._thread.isRunning() else True
+
+    def stop(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel and wait for the thread to end; returns False if it did not end in time."""
+        self._worker.cancel()
+        return self.wait(timeout_ms)
