@@ -2,6 +2,8 @@
 #   make run    set up (or reuse) .venv and launch the app
 #   make test   set up (or reuse) .venv and run the whole test suite
 #   make test-pg  the same, against a throwaway PostgreSQL server (.ci/with_postgres.sh)
+#   make wheel  build dist/darkface_studio-<version>-py3-none-any.whl (offline, with the test extra's tools)
+#   make selftest  darkface-studio --selftest from .venv (offscreen)
 # Both create a local virtual environment in .venv and install the project into it
 # (editable, with the test extra). PYTHON picks the interpreter used to create it.
 
@@ -13,7 +15,7 @@ STAMP := $(VENV)/.darkface-installed
 QT_PLATFORM := $(if $(filter offscreen,$(QT_QPA_PLATFORM)),offscreen,xcb)
 PYTEST_ARGS ?=
 
-.PHONY: run test test-pg setup clean-venv
+.PHONY: run test test-pg setup wheel selftest clean-venv
 
 run: $(STAMP)
 	@$(PYTHON) packaging/check_system.py --qt $(VPY) --platform $(QT_PLATFORM)
@@ -28,6 +30,12 @@ test-pg:
 	.ci/with_postgres.sh $(MAKE) test
 
 setup: $(STAMP)
+
+wheel: $(STAMP)
+	$(VPY) -m build --wheel --no-isolation --outdir dist .
+
+selftest: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VPY) main.py --selftest
 
 # Reinstalled whenever pyproject.toml changes; pip reuses what is already there.
 $(STAMP): pyproject.toml
