@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 LABEL_GAP = 1
 """Screen pixels between a score label and the top edge of its box."""
+CHANGE_COLOR = QColor(255, 0, 255)
+"""Magenta: what a re-detection changed (a halo under new boxes, dashes where boxes went)."""
+CHANGE_HALO_WIDTH = 6
 
 
 def outline_pen(color: QColor, style: Qt.PenStyle, width: float) -> QPen:
@@ -51,7 +54,9 @@ class BoxOutlineLayer(QGraphicsItem):
         self._items = items
         self._pen_width = pen_width
         self._rect = QRectF()
-        self._batch: tuple[dict, list] | None = None
+        self._batch: tuple | None = None
+        self._changed_ids: frozenset[int] = frozenset()
+        self._gone: list[QRectF] = []
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)  # exposedRect
         self.setZValue(-1)  # below selected boxes, which paint themselves
@@ -60,6 +65,15 @@ class BoxOutlineLayer(QGraphicsItem):
         self.prepareGeometryChange()
         self._rect = QRectF(rect)
         self.invalidate()
+
+    def set_changes(self, new_ids: Iterable[int], gone: Iterable[tuple[float, float, float, float]]) -> None:
+        """Highlight boxes ``new_ids`` and mark where boxes ``gone`` were (inclusive extents)."""
+        self._changed_ids = frozenset(new_ids)
+        self._gone = [QRectF(x1, y1, x2 - x1 + 1, y2 - y1 + 1) for x1, y1, x2, y2 in gone]
+        self.invalidate()
+
+    def changes(self) -> tuple[frozenset[int], list[QRectF]]:
+        return self._changed_ids, list(self._gone)
 
     def invalidate(self) -> None:
         self._batch = None
@@ -72,29 +86,41 @@ class BoxOutlineLayer(QGraphicsItem):
     def shape(self) -> QPainterPath:
         return QPainterPath()  # never found by itemAt(): clicks go to the boxes under it
 
-    def _build(self) -> tuple[dict, tuple]:
+    def _build(self) -> tuple:
         rects: dict[tuple[int, Qt.PenStyle], tuple[QColor, list[QRectF]]] = {}
-        labels, anchors = [], []
+        labels, anchors, halos = [], [], []
         for item in self._items():
-            if not item.isVisible() or item.isSelected():
+            if not item.isVisible():
+                continue
+            pos, rect = item.pos(), item.rect()
+            if item.box.id in self._changed_ids:
+                halos.append(QRectF(pos.x(), pos.y(), rect.width(), rect.height()))
+            if item.isSelected():
                 continue
             color, style = item.outline_style()
             key = (color.rgba(), style)
             if key not in rects:
                 rects[key] = (color, [])
-            pos, rect = item.pos(), item.rect()
             rects[key][1].append(QRectF(pos.x(), pos.y(), rect.width(), rect.height()))
             text = item.label_static_text()
             if text is not None:
                 labels.append((text, color))
                 anchors.append((pos.x(), pos.y(), text.size().height() + LABEL_GAP))
-        return rects, (labels, np.asarray(anchors, np.float64).reshape(-1, 3))
+        return rects, (labels, np.asarray(anchors, np.float64).reshape(-1, 3)), halos
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         if self._batch is None:
             self._batch = self._build()
-        rects, (labels, anchors) = self._batch
+        rects, (labels, anchors), halos = self._batch
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        if halos:
+            halo = outline_pen(CHANGE_COLOR, Qt.PenStyle.SolidLine, CHANGE_HALO_WIDTH)
+            halo.setColor(QColor(255, 0, 255, 150))
+            painter.setPen(halo)
+            painter.drawRects(halos)
+        if self._gone:
+            painter.setPen(outline_pen(CHANGE_COLOR, Qt.PenStyle.DashLine, self._pen_width))
+            painter.drawRects(self._gone)
         for (_rgba, style), (color, group) in rects.items():
             painter.setPen(outline_pen(color, style, self._pen_width))
             painter.drawRects(group)

@@ -157,6 +157,11 @@ class BoxScene(QGraphicsScene):
             item.set_label_visible(self._labels_visible)
         self.outlines.invalidate()
 
+    def set_changes(self, new_ids=(), gone=()) -> None:
+        """Highlight what a re-detection changed: boxes ``new_ids``, and where ``gone`` boxes were
+        (``(x1, y1, x2, y2)`` inclusive extents); no arguments clears it."""
+        self.outlines.set_changes(new_ids, gone)
+
     def score_labels_visible(self) -> bool:
         return self._labels_visible
 

@@ -138,6 +138,10 @@ class PairedViews(QWidget):
     def zoom_by(self, factor: float) -> None:
         self.active().zoom_by(factor)
 
+    def show_region(self, rect) -> None:
+        """Both views show ``rect`` of the image (scene coordinates), as large as fits."""
+        self.active().show_region(rect)
+
     def zoom(self) -> float:
         return self.active().zoom()
 

@@ -13,7 +13,7 @@ image right of a vertical split line (the compare mode).
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
 BACKGROUND = QColor(24, 24, 24)
@@ -137,6 +137,18 @@ class PixelView(QGraphicsView):
         delta = (after - before) * self.zoom()
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+        self._fitted = False
+        self._settled()
+
+    def show_region(self, rect: QRectF) -> None:
+        """Zoom and scroll so ``rect`` (scene coordinates) fills the view, within the zoom limits."""
+        if rect.isEmpty():
+            return
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        zoom = min(max(self.zoom(), MIN_ZOOM), MAX_ZOOM)
+        if zoom != self.zoom():
+            self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(rect.center())
         self._fitted = False
         self._settled()
 

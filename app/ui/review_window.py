@@ -42,6 +42,7 @@ from app.ui.help_overlay import HelpOverlay
 from app.ui.histogram import LuminanceHistogram
 from app.ui.image_browser_panel import ImageBrowserPanel
 from app.ui.keymap import KEYMAP
+from app.ui.model_loop import ModelLoop
 from app.ui.paired_views import PairedViews
 from app.ui.qimage import to_qimage
 from app.jobs.image_pipeline import ImagePipeline
@@ -128,7 +129,12 @@ class ReviewWindow(QMainWindow):
         self.tabs.addTab(self.attributes, "Box")
         self.tabs.addTab(enhance, "Enhance")
         self.tabs.addTab(self.detect_panel, "Detect")
+        self.loop = ModelLoop(self, self._log)  # after the Detect panel: it listens to its runs
+        self.tabs.addTab(self.loop.training, "Train")
+        self.tabs.addTab(self.loop.evaluation, "Evaluate")
         self.tabs.addTab(self.log_panel, "Log")
+        self.tabs.currentChanged.connect(lambda _i: self.loop.refresh_models()
+                                         if self.tabs.currentWidget() is self.loop.evaluation else None)
         dock = QDockWidget("Panels", self)
         dock.setObjectName("panelsDock")
         dock.setWidget(self.tabs)
@@ -222,6 +228,7 @@ class ReviewWindow(QMainWindow):
         self.editor.set_project(project)
         self.enhance_panel.set_project(project)
         self.detect_panel.set_project(project)
+        self.loop.set_project(project)
         self.setWindowTitle(f"DarkFace Studio — {project.path or project.url}")
         self._remember_recent(str(project.path or project.url))
         self.reload_browser()
@@ -280,6 +287,7 @@ class ReviewWindow(QMainWindow):
         """Show image ``image_id`` (original, enhanced, boxes); a bad file is reported and skipped over."""
         self.current_image_id = image_id
         self._rgb = None
+        self.loop.apply_changes(image_id)
         if image_id is None or self.project is None:
             self.editor.load(None)
             self._show_nothing()
@@ -299,6 +307,11 @@ class ReviewWindow(QMainWindow):
             self.histogram.set_images(rgb, enhanced)
         self._refresh_status()
         self._prefetch_neighbours()
+
+    def show_image_id(self, image_id: int) -> None:
+        """Show ``image_id``, selecting it in the browser when the filters let it be listed."""
+        if not self.browser_panel.select_image(image_id):
+            self.show_image(image_id)
 
     def _show_nothing(self) -> None:
         self.views.set_images(None, None)
@@ -508,6 +521,7 @@ class ReviewWindow(QMainWindow):
             _stop_if_alive(self._sample_job)
         _stop_if_alive(self.pipeline)
         self.detect_panel.stop()
+        self.loop.stop()
         self.browser_model.wait_for_thumbnails(5000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
