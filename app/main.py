@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Review face detections on night-time images.",
         epilog="darkface-studio project COMMAND ... manages a project database without the window "
                "(init, import-images, import-labels, export, stats); see darkface-studio project --help. "
-               "To open a folder that is literally named project, write ./project.",
+               "darkface-studio srn COMMAND ... is the ML command line (the same as srn / python -m srn). "
+               "To open a folder that is literally named project or srn, write ./project or ./srn.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument(
@@ -62,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.store.cli import main as project_main
 
         return project_main(argv[1:])
+    if argv and argv[0] == "srn":  # the ML command line, also inside a frozen app (no python -m there)
+        from srn.cli import main as srn_main
+
+        return srn_main(argv[1:])
     if argv == [SELFTEST_QT_PROBE]:  # the self-test's child process (hidden; see app.selftest)
         from app.selftest import qt_probe_main
 

@@ -21,6 +21,7 @@ from app.store.training import (
     ensure_validation_split,
     finish_training_run,
     mark_training_run,
+    in_review_count,
     split_counts,
     split_hash,
     start_training_run,
@@ -175,15 +176,16 @@ def test_export_matches_the_store(tp, tmp_path):
     p, ids = tp.project, tp.ids
     split = ensure_validation_split(p)
     splits = {Path(rel).stem: sp for rel, sp in _splits(p).items()}
-    labelled = {"1", "2", "3", "4", "5", "6", "8"}
-    assert {k for k, v in splits.items() if v} == labelled and split.train + split.val == 7
-    assert split_counts(p) == {"train": split.train, "val": split.val}
+    labelled, done = {"1", "2", "3", "4", "5", "6", "8"}, {"1", "2", "3", "5"}
+    # only finished images are split (a held-out image must be fully labelled); 4, 6, 8 are in review
+    assert {k for k, v in splits.items() if v} == done and split.train + split.val == 4 and split.val >= 1
+    assert split_counts(p) == {"train": split.train, "val": split.val} and in_review_count(p) == 3
 
     export = export_training_set(p, tmp_path / "out", pseudo={"threshold": 0.8, "weight": 0.4})
     train = _by_stem(read_manifest(export.train))
     val = _by_stem(read_manifest(export.val)) if export.val else {}
-    assert set(train) == {k for k in labelled if splits[k] == "train"}
-    assert set(val) == {k for k in labelled if splits[k] == "val"}
+    assert set(train) == {k for k in labelled if splits[k] != "val"}  # in-review images train
+    assert set(val) == {k for k in done if splits[k] == "val"}
     both = {**train, **val}
     from app.store import boxes_of
 

@@ -68,7 +68,8 @@ def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
     dialog = FineTuneDialog(tp.project, {"method": "msrcr"})
     qtbot.addWidget(dialog)
     assert dialog.base_combo.currentText() == "tiny base" and dialog.base()[1] == tp.base_id
-    assert "7 newly labelled" in dialog.data_label.text()  # no split yet: they get one at start
+    text = dialog.data_label.text()
+    assert "4 newly finished" in text and "3 labelled image(s) still in review" in text  # split at start
     assert "1 unreviewed" in dialog.pseudo_check.text()
     assert dialog.enhance_check.isEnabled() and dialog.enhance_check.isChecked()
     assert "rough guess" in dialog.estimate_label.text()

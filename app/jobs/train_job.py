@@ -19,6 +19,8 @@ GPU). The job:
   ``cancel()``, cancelled.
 
 The run folder is ``<project folder>/.darkface-studio/runs/<run id>/`` (``run_folder``).
+The process id and host are stored with the run, so a run whose app died with it is found and
+marked failed the next time the project is opened (``fail_orphaned_runs``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,49 @@ LOG_FILE = "train.log"
 CONFIG_FILE = "config.json"
 LAST, FINAL = "last.pth", "final.pth"
 TAIL_LINES = 40
+ORPHANED = "the app that watched this run ended before the run did; its log is kept"
+
+
+def srn_command() -> list[str]:
+    """How to start the ML command line: ``python -m srn``, or in a frozen (PyInstaller) app,
+    the app's own executable with ``srn`` as its first argument (``app.main`` hands it over)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "srn"]
+    return [sys.executable, "-m", "srn"]
+
+
+def _is_srn_process(pid: int) -> bool:
+    """Whether ``pid`` is alive here and (where the command line can be read) an ``srn`` process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's: leave it alone
+    except OSError:
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        return b"srn" in cmdline.read_bytes()
+    except OSError:
+        return True  # no /proc (macOS, Windows): alive is all we can tell
+
+
+def fail_orphaned_runs(project: Project, keep: set[int] = frozenset()) -> list[int]:
+    """Mark failed the runs recorded as running on this host whose process is gone (a crash or
+    a killed app); runs in ``keep`` (watched by this app) and runs on other hosts are left alone."""
+    failed = []
+    for run in training_runs(project, statuses=("queued", "running")):
+        if run.id in keep or run.config.get("host") != platform.node():
+            continue
+        pid = run.config.get("pid")
+        if isinstance(pid, int) and _is_srn_process(pid):
+            continue
+        mark_training_run(project, run.id, "failed", metrics={"error": ORPHANED})
+        failed.append(run.id)
+    return failed
+
+
 DEFAULTS = {"iterations": 1000, "batch_size": 8, "size": 640, "device": "auto", "workers": 2, "lr": 0.003,
             "val_fraction": 0.2, "pseudo_labels": None, "enhance": None}
 """Settings a job falls back on (the dialog fills all of them)."""
@@ -364,20 +409,21 @@ class TrainJob(QObject):
     def _launch(self, run_id: int, run_dir: Path, config: dict, extra: list[str], *, resumed: bool) -> None:
         run = get_training_run(self.project, run_id)
         procs = int(run.config.get("processes", 1))
-        args = ["-m", "srn", "train", "--out", str(run_dir), "--config", str(run_dir / CONFIG_FILE), *extra]
-        if procs > 1:
-            args = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), *args]
+        program, *args = srn_command()
+        args += ["train", "--out", str(run_dir), "--config", str(run_dir / CONFIG_FILE), *extra]
+        if procs > 1 and not getattr(sys, "frozen", False):  # a frozen app has no torch.distributed.run
+            args = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), *args[1:]]
         self.run_id, self.run_dir, self._config = run_id, run_dir, config
         self.records, self._tail, self._last_event = [], [], None
         self._cancel_requested, self._ended = False, False
         self._buffers = {"out": b"", "err": b""}
         self._log = open(run_dir / LOG_FILE, "a", encoding="utf-8")  # noqa: SIM115 - open while the process runs
         self._write_log(f"=== {'resumed' if resumed else 'started'} {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                        f"{sys.executable} {' '.join(args)}")
+                        f"{program} {' '.join(args)}")
         mark_training_run(self.project, run_id, "running", log_path=run_dir / LOG_FILE,
-                          config={"command": [sys.executable, *args]})
+                          config={"command": [program, *args], "host": platform.node(), "pid": None})
         process = QProcess(self)
-        process.setProgram(sys.executable)
+        process.setProgram(program)
         process.setArguments(args)
         process.setWorkingDirectory(str(run_dir))
         process.setProcessEnvironment(_python_env(self.env))
@@ -387,6 +433,8 @@ class TrainJob(QObject):
         process.errorOccurred.connect(self._on_error)
         self._process = process
         process.start()
+        if process.waitForStarted(10_000):
+            update_training_run(self.project, run_id, config={"pid": int(process.processId())})
         self.started.emit(run_id)
 
     # -- control ---------------------------------------------------------------------------

@@ -69,9 +69,13 @@ class SplitReport:
 
 def ensure_validation_split(project: Project, fraction: float = 0.2, seed: int = 0,
                             author: str | None = None) -> SplitReport:
-    """Give every labelled image without a split ``'val'`` (about ``fraction`` of them) or ``'train'``.
+    """Give every finished image (status ``done``) without a split ``'val'`` (about ``fraction``
+    of them) or ``'train'``.
 
-    Images that already have a split keep it. ``'val'`` goes to images whose ``split_hash`` is
+    Only finished images are split: a held-out image must be fully labelled, or the faces nobody
+    drew yet would count as the model's false positives; labelled images still in review stay
+    without a split (they train, see ``app.jobs.training_export``) until they are done, so the
+    held-out set grows as review goes on. Images that already have a split keep it. ``'val'`` goes to images whose ``split_hash`` is
     below ``fraction``; when the project would otherwise have no held-out image at all (a small
     project) and at least two labelled images get a split now, the one with the smallest hash
     goes to ``'val'`` instead, and likewise one goes to ``'train'`` if none would. The
@@ -83,7 +87,7 @@ def ensure_validation_split(project: Project, fraction: float = 0.2, seed: int =
     author = author or project.author
     labelled = labelled_condition()
     with project.write() as s:
-        todo = s.execute(select(Image.id, Image.rel_path).where(Image.split.is_(None), labelled)
+        todo = s.execute(select(Image.id, Image.rel_path).where(Image.split.is_(None), Image.status == "done")
                          .order_by(Image.id)).all()
         ranked = sorted(((split_hash(rel, seed), image_id) for image_id, rel in todo))
         val = [i for h, i in ranked if h < fraction]
@@ -107,12 +111,21 @@ def ensure_validation_split(project: Project, fraction: float = 0.2, seed: int =
     return SplitReport(train=counts[TRAIN], val=counts[VAL], new_train=len(train), new_val=len(val))
 
 
-def split_counts(project: Project) -> dict[str, int]:
-    """Labelled images per split (``None`` for those without one yet), e.g. for the dialog."""
+def split_counts(project: Project) -> dict[str | None, int]:
+    """Labelled images per split, e.g. for the dialog: ``None`` counts finished images without a
+    split yet (the next run splits them); images still in review are ``in_review_count``."""
     with project.read() as s:
-        rows = s.execute(select(Image.split, func.count(Image.id)).where(labelled_condition())
+        rows = s.execute(select(Image.split, func.count(Image.id))
+                         .where(labelled_condition(), or_(Image.split.is_not(None), Image.status == "done"))
                          .group_by(Image.split)).all()
     return {split: n for split, n in rows}
+
+
+def in_review_count(project: Project) -> int:
+    """Labelled images still in review and without a split: they train, and are split once done."""
+    with project.read() as s:
+        return s.scalar(select(func.count(Image.id)).where(
+            labelled_condition(), Image.split.is_(None), Image.status != "done"))
 
 
 def unreviewed_count(project: Project) -> int:

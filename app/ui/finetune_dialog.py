@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.jobs.train_job import DEFAULTS, device_choices, estimate_seconds
 from app.store.detections import model_versions
 from app.store.project import Project
-from app.store.training import TRAIN, VAL, split_counts, unreviewed_count
+from app.store.training import TRAIN, VAL, in_review_count, split_counts, unreviewed_count
 
 LOAD_WEIGHTS = "Load weights file…"
 _LOAD = "load"
@@ -203,11 +203,14 @@ class FineTuneDialog(QDialog):
     def _show_counts(self) -> None:
         counts = split_counts(self.project)
         self._counts = counts
+        self._in_review = in_review = in_review_count(self.project)
         train, val, new = counts.get(TRAIN, 0), counts.get(VAL, 0), counts.get(None, 0)
         other = sum(n for k, n in counts.items() if k not in (TRAIN, VAL, None))
         text = f"{train} labelled training images, {val} held out for evaluation (fixed)"
         if new:
-            text += f"; {new} newly labelled image(s) get a split when training starts (about 1 in 5 held out)"
+            text += f"; {new} newly finished image(s) get a split when training starts (about 1 in 5 held out)"
+        if in_review:
+            text += f"; {in_review} labelled image(s) still in review train too (only finished images are held out)"
         if other:
             text += f"; {other} in other splits (not used)"
         self._unreviewed = unreviewed_count(self.project)
@@ -217,7 +220,7 @@ class FineTuneDialog(QDialog):
 
     def labelled_train_images(self) -> int:
         """Training images there will be (new labelled images counted as train, roughly)."""
-        return self._counts.get(TRAIN, 0) + round(0.8 * self._counts.get(None, 0))
+        return self._counts.get(TRAIN, 0) + self._in_review + round(0.8 * self._counts.get(None, 0))
 
     def _update(self, *_) -> None:
         for w in (self.pseudo_threshold, self.pseudo_weight):

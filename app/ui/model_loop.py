@@ -93,7 +93,7 @@ class ModelLoop(QObject):
         ids = panel.image_ids("unreviewed")
         self._before = model_boxes_snapshot(panel.project(), ids)
         self._changes = {}
-        self.window.tabs.setCurrentWidget(panel)
+        self.window.show_panel(panel)
         if panel.run() is None:
             self._before = None
             return False

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPlainTextEdit,
+    QScrollArea,
     QSlider,
     QTabWidget,
     QVBoxLayout,
@@ -49,6 +50,8 @@ from app.jobs.image_pipeline import ImagePipeline
 from srn.imageio import ImageReadError
 
 ZOOM_STEP = 1.25
+DOCK_WIDTH = {"imagesDock": 260, "panelsDock": 380}
+"""Initial dock widths in pixels."""
 MAX_RECENT = 8
 
 
@@ -95,6 +98,9 @@ class ReviewWindow(QMainWindow):
         self.enhance_panel.params_changed.connect(self.previewer.request)
         self.enhance_panel.params_committed.connect(self.previewer.request_full)
         self.enhance_panel.params_committed.connect(lambda _p: self._prefetch_neighbours())
+        # the image views get the room; a saved layout (restored next) overrides this
+        docks = {dock.objectName(): dock for dock in self.findChildren(QDockWidget)}
+        self.resizeDocks([docks[name] for name in DOCK_WIDTH], list(DOCK_WIDTH.values()), Qt.Orientation.Horizontal)
         self._restore()
 
     # -- construction ----------------------------------------------------------------------
@@ -130,15 +136,27 @@ class ReviewWindow(QMainWindow):
         self.tabs.addTab(enhance, "Enhance")
         self.tabs.addTab(self.detect_panel, "Detect")
         self.loop = ModelLoop(self, self._log)  # after the Detect panel: it listens to its runs
-        self.tabs.addTab(self.loop.training, "Train")
-        self.tabs.addTab(self.loop.evaluation, "Evaluate")
+        # scrollable: their plots and tables must not force the dock wider than the image views
+        self.tabs.addTab(_scrolling(self.loop.training), "Train")
+        self.tabs.addTab(_scrolling(self.loop.evaluation), "Evaluate")
         self.tabs.addTab(self.log_panel, "Log")
         self.tabs.currentChanged.connect(lambda _i: self.loop.refresh_models()
-                                         if self.tabs.currentWidget() is self.loop.evaluation else None)
+                                         if self.current_panel() is self.loop.evaluation else None)
         dock = QDockWidget("Panels", self)
         dock.setObjectName("panelsDock")
         dock.setWidget(self.tabs)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+
+    def show_panel(self, panel: QWidget) -> None:
+        """Bring the side-panel tab holding ``panel`` to the front."""
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if page is panel or (isinstance(page, QScrollArea) and page.widget() is panel):
+                self.tabs.setCurrentIndex(i)
+
+    def current_panel(self) -> QWidget:
+        page = self.tabs.currentWidget()
+        return page.widget() if isinstance(page, QScrollArea) else page
 
     def _build_status(self) -> None:
         self.confidence = QSlider(Qt.Orientation.Horizontal)
@@ -532,6 +550,14 @@ class ReviewWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         super().closeEvent(event)
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
 
 
 def _stop_if_alive(job) -> None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.detect_job import format_eta
-from app.jobs.train_job import LAST, TrainJob, TrainJobError, run_folder
+from app.jobs.train_job import LAST, TrainJob, TrainJobError, fail_orphaned_runs, run_folder
 from app.store.project import Project
 from app.store.training import TrainingRunData, training_runs
 from app.ui.finetune_dialog import FineTuneDialog
@@ -120,6 +120,10 @@ class TrainingPanel(QWidget):
             self._disconnect(self._job)
             self._job = None
         self._project = project
+        if project is not None:
+            watched = {self._job.run_id} if self._job is not None and self._job.run_id is not None else set()
+            for run_id in fail_orphaned_runs(project, keep=watched):
+                self._log(f"Training run {run_id} was left running by an app that ended; marked failed")
         self.refresh_runs()
 
     def project(self) -> Project | None:
