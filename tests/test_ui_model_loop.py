@@ -3,7 +3,6 @@ evaluate → re-detect with changes highlighted; errors open zoomed; orphaned ru
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import sys

@@ -25,7 +25,7 @@ most once: a second prediction on it is a false positive or moves to another qua
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
