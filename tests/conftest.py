@@ -70,3 +70,56 @@ def write_images():
         return paths
 
     return write
+
+
+# -- shared models, projects and windows (built once per session where they are read-only) --------
+
+@pytest.fixture(scope="session")
+def confident_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random SRN (ResNet-18, 16 channels) that finds "faces" on every image."""
+    from tests.training_fixtures import confident_tiny_checkpoint
+
+    return confident_tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny_srn.pth")
+
+
+@pytest.fixture(scope="session")
+def training_synth(tmp_path_factory) -> Path:
+    """Eight synthetic 160×120 night images with DARK FACE labels (``srn.data.synth``)."""
+    from tests.training_fixtures import synth_images
+
+    return synth_images(tmp_path_factory.mktemp("synth"))
+
+
+@pytest.fixture(scope="session")
+def tiny_base_checkpoint(tmp_path_factory) -> Path:
+    from tests.training_fixtures import tiny_checkpoint
+
+    return tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny base.pth")
+
+
+@pytest.fixture
+def tp(tmp_path, training_synth, tiny_base_checkpoint):
+    """A fresh project with every kind of label the training export distinguishes (``training_fixtures``)."""
+    from tests.training_fixtures import make_training_project
+
+    tp = make_training_project(tmp_path, training_synth, tiny_base_checkpoint)
+    yield tp
+    tp.project.close()
+
+
+@pytest.fixture
+def review_window(qtbot, qt_settings):
+    """A shown, active ``ReviewWindow`` with throwaway settings; closed afterwards."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.review_window import ReviewWindow
+
+    window = ReviewWindow(settings=qt_settings)
+    qtbot.addWidget(window)
+    window.resize(1200, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    yield window
+    window.close()

@@ -20,8 +20,8 @@ from app.store.models import Image, ModelVersion, TrainingRun
 from app.store.training import (
     ensure_validation_split,
     finish_training_run,
-    mark_training_run,
     in_review_count,
+    mark_training_run,
     split_counts,
     split_hash,
     start_training_run,
@@ -29,24 +29,7 @@ from app.store.training import (
     unique_model_name,
 )
 from srn.data.manifest import read_manifest
-from tests.training_fixtures import make_training_project, synth_images, tiny_checkpoint
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return synth_images(tmp_path_factory.mktemp("synth"))
-
-
-@pytest.fixture(scope="module")
-def base_checkpoint(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny base.pth")
-
-
-@pytest.fixture
-def tp(tmp_path, synth, base_checkpoint):
-    tp = make_training_project(tmp_path, synth, base_checkpoint)
-    yield tp
-    tp.project.close()
+from tests.training_fixtures import tiny_checkpoint
 
 
 def _splits(project: Project) -> dict[str, str | None]:

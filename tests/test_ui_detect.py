@@ -6,32 +6,22 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
 from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer
 
 from app.jobs.detect_job import NO_RUN, DetectJob, format_eta
 from app.store import Project, boxes_of, import_images, model_versions, register_model
 from app.store.models import DetectionRun
 from app.ui.detect_panel import LOAD_WEIGHTS, DetectPanel
-from srn.engine.checkpoint import CheckpointMetadata, save_checkpoint, sha256_file
-from srn.model.config import SRNConfig
-from srn.model.srn_net import SRN
+from srn.engine.checkpoint import sha256_file
 
 WAIT_MS = 60_000
 NAMES = ["a.png", "b.png", "c.png", "d.png"]
 BAD = "c.png"
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A tiny random SRN whose classifier is confident, so every image gets boxes."""
-    torch.manual_seed(0)
-    model = SRN(SRNConfig(backbone="resnet18", channels=16))
-    with torch.no_grad():
-        model.cls_subnet_pred.bias.fill_(1.0)
-    path = tmp_path_factory.mktemp("weights") / "tiny_srn.pth"
-    save_checkpoint(path, model, CheckpointMetadata(srn_config=model.config.to_dict()))
-    return path
+@pytest.fixture
+def checkpoint(confident_checkpoint) -> Path:
+    return confident_checkpoint
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import QCoreApplication, Qt
 
 from app.jobs.evaluate_job import EvaluateJob, LabelSet
@@ -20,12 +19,9 @@ from app.store.images import import_images, set_review_status, set_split
 from app.store.project import Project
 from app.store.queue import review_queue
 from app.ui.evaluation_view import CHOOSE_LABELS, EvaluationView
-from srn.engine.checkpoint import CheckpointMetadata, save_checkpoint
 from srn.engine.detector import Detector
 from srn.eval.matching import evaluate_ap50
 from srn.imageio import as_rgb8, read_image
-from srn.model.config import SRNConfig
-from srn.model.srn_net import SRN
 
 WAIT_MS = 60_000
 NAMES = ["a.png", "b.png", "c.png", "d.png"]
@@ -36,16 +32,9 @@ def _rgb(path):
     return as_rgb8(read_image(path), path)
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A tiny random SRN whose classifier is confident, so every image gets boxes."""
-    torch.manual_seed(0)
-    model = SRN(SRNConfig(backbone="resnet18", channels=16))
-    with torch.no_grad():
-        model.cls_subnet_pred.bias.fill_(1.0)
-    path = tmp_path_factory.mktemp("weights") / "tiny_srn.pth"
-    save_checkpoint(path, model, CheckpointMetadata(srn_config=model.config.to_dict()))
-    return path
+@pytest.fixture(scope="session")
+def checkpoint(confident_checkpoint) -> Path:
+    return confident_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,8 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import torch
 from PySide6.QtCore import QRectF
 
 from app.jobs import train_job
@@ -19,39 +17,12 @@ from app.store import boxes_of, model_versions, register_model
 from app.store.evaluations import HELDOUT, evaluations, experiment_table
 from app.store.training import get_training_run, start_training_run
 from app.ui.review_window import ReviewWindow
-from srn.engine.checkpoint import CheckpointMetadata, save_checkpoint
-from srn.model.config import SRNConfig
-from srn.model.srn_net import SRN
-from tests.training_fixtures import make_training_project, synth_images, tiny_checkpoint
 
 WAIT_MS = 120_000
 
 
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return synth_images(tmp_path_factory.mktemp("synth"))
-
-
-@pytest.fixture(scope="module")
-def base_checkpoint(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny base.pth")
-
-
-@pytest.fixture(scope="module")
-def confident_checkpoint(tmp_path_factory) -> Path:
-    """A tiny random model whose classifier says "face" everywhere: many boxes on every image."""
-    torch.manual_seed(1)
-    model = SRN(SRNConfig(backbone="resnet18", channels=16))
-    with torch.no_grad():
-        model.cls_subnet_pred.bias.fill_(1.0)
-    path = tmp_path_factory.mktemp("weights") / "confident.pth"
-    save_checkpoint(path, model, CheckpointMetadata(srn_config=model.config.to_dict()))
-    return path
-
-
 @pytest.fixture
-def window(qtbot, qt_settings, tmp_path, synth, base_checkpoint):
-    tp = make_training_project(tmp_path, synth, base_checkpoint)
+def window(qtbot, qt_settings, tmp_path, tp):
     tp.project.close()
     window = ReviewWindow(settings=qt_settings)
     qtbot.addWidget(window)

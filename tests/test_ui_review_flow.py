@@ -8,11 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
 from app.jobs.image_cache import ImageLRU
 from app.jobs.enhance_job import EnhancedImageCache
@@ -21,11 +19,8 @@ from app.store import boxes_of, record_detections
 from app.ui.detect_panel import LOAD_WEIGHTS
 from app.ui.keymap import KEYMAP
 from app.ui.review_window import ReviewWindow
-from srn.engine.checkpoint import CheckpointMetadata, save_checkpoint
 from srn.enhance import MSRCRParams
 from srn.formats.darkface import write_label
-from srn.model.config import SRNConfig
-from srn.model.srn_net import SRN
 
 W, H = 160, 120
 WAIT_MS = 30_000
@@ -46,16 +41,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, qt_settings):
-    window = ReviewWindow(settings=qt_settings)
-    qtbot.addWidget(window)
-    window.resize(1200, 700)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    yield window
-    window.close()
+def window(review_window):
+    return review_window
 
 
 def _open(window, folder: Path) -> None:
@@ -222,15 +209,9 @@ def test_moving_a_slider_changes_the_enhanced_view(qtbot, window, folder):
     assert window.enhance_panel.params().sigmas[0] < 15
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = SRN(SRNConfig(backbone="resnet18", channels=16))
-    with torch.no_grad():
-        model.cls_subnet_pred.bias.fill_(1.0)  # confident everywhere: every image gets boxes
-    path = tmp_path_factory.mktemp("weights") / "tiny_srn.pth"
-    save_checkpoint(path, model, CheckpointMetadata(srn_config=model.config.to_dict()))
-    return path
+@pytest.fixture
+def checkpoint(confident_checkpoint) -> Path:
+    return confident_checkpoint
 
 
 def test_detected_boxes_appear_in_both_views_as_the_run_goes(qtbot, window, folder, checkpoint):

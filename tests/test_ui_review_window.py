@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
 from app.project_folder import folder_project_path
 from app.store import Project, boxes_of, image_summaries
-from app.ui.review_window import ReviewWindow
 from srn.formats.darkface import write_label
 
 W, H = 160, 120
@@ -37,16 +35,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, qt_settings):
-    window = ReviewWindow(settings=qt_settings)
-    qtbot.addWidget(window)
-    window.resize(1200, 700)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    yield window
-    window.close()
+def window(review_window):
+    return review_window
 
 
 def _names(window) -> list[str]:

@@ -19,27 +19,10 @@ from app.store import model_versions, project_stats
 from app.store.training import get_training_run, start_training_run, training_runs
 from app.ui.finetune_dialog import LOAD_WEIGHTS, FineTuneDialog
 from app.ui.training_panel import LOSS_TERMS, TrainingPanel
-from tests.training_fixtures import make_training_project, synth_images, tiny_checkpoint
+from tests.training_fixtures import tiny_checkpoint
 
 WAIT_MS = 120_000
 ENV = {"OMP_NUM_THREADS": "1"}
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return synth_images(tmp_path_factory.mktemp("synth"))
-
-
-@pytest.fixture(scope="module")
-def base_checkpoint(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny base.pth")
-
-
-@pytest.fixture
-def tp(tmp_path, synth, base_checkpoint):
-    tp = make_training_project(tmp_path, synth, base_checkpoint)
-    yield tp
-    tp.project.close()
 
 
 def settings(tp, iterations: int, **extra) -> dict:

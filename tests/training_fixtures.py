@@ -51,6 +51,16 @@ def tiny_checkpoint(path: Path) -> Path:
     return path
 
 
+def confident_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+    """A tiny random SRN whose classifier says "face" everywhere: every image gets many boxes."""
+    torch.manual_seed(seed)
+    model = SRN(SRNConfig(backbone="resnet18", channels=16))
+    with torch.no_grad():
+        model.cls_subnet_pred.bias.fill_(1.0)
+    save_checkpoint(path, model, CheckpointMetadata(srn_config=model.config.to_dict()))
+    return path
+
+
 def synth_images(folder: Path, n: int = 8) -> Path:
     from srn.data.synth import SynthConfig, write_dataset
 

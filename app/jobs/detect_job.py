@@ -16,8 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
+from app.jobs.worker_thread import WorkerThreadJob, naming
 from app.store import Project, add_detections, image_file, start_detection_run
 
 NO_RUN = -1
@@ -32,13 +33,6 @@ def format_eta(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _naming(message: str, path: Path | None) -> str:
-    """The message, prefixed with the file unless it already names it."""
-    if path is None or str(path) in message or path.name in message:
-        return message
-    return f"{path}: {message}"
 
 
 class DetectWorker(QObject):
@@ -97,7 +91,7 @@ class DetectWorker(QObject):
         try:
             detector = Detector.from_checkpoint(self._checkpoint, device=self._device, inference=self._inference)
         except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
-            self.failed.emit(_naming(f"Cannot load the model: {exc}", self._checkpoint))
+            self.failed.emit(naming(f"Cannot load the model: {exc}", self._checkpoint))
             return None
         self.device_ready.emit(detector.device_name)
         return detector
@@ -154,12 +148,12 @@ class DetectWorker(QObject):
             scores = det.scores.detach().cpu().numpy()
             stored = add_detections(self._project, run_id, {image_id: (boxes, scores)})
         except Exception as exc:  # noqa: BLE001 - one bad image never stops the run
-            self.image_failed.emit(image_id, _naming(str(exc) or type(exc).__name__, path))
+            self.image_failed.emit(image_id, naming(str(exc) or type(exc).__name__, path))
         else:
             self.image_done.emit(image_id, stored)
 
 
-class DetectJob(QObject):
+class DetectJob(WorkerThreadJob):
     """Owns a ``DetectWorker`` and its ``QThread``; re-emits the worker's signals in the GUI thread.
 
     ``start()`` begins; ``cancel()`` stops after the current image; ``stop()`` cancels and waits
@@ -181,37 +175,5 @@ class DetectJob(QObject):
         super().__init__(parent)
         if mode not in ("single", "multiscale"):
             raise ValueError(f"mode must be 'single' or 'multiscale', got {mode!r}")
-        self._thread = QThread()
-        self._thread.setObjectName("detect")
-        self._worker = DetectWorker(project, image_ids, checkpoint, model_version_id, enhance, mode, device,
-                                    inference)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        for name in ("device_ready", "progress", "image_done", "image_failed", "finished", "cancelled", "failed"):
-            getattr(self._worker, name).connect(getattr(self, name))
-        # Direct: quit from the worker thread itself; a queued quit would need the GUI thread's
-        # event loop, which is blocked in stop() -> wait() when the window closes.
-        for end in (self._worker.finished, self._worker.cancelled, self._worker.failed):
-            end.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-
-    @property
-    def worker(self) -> DetectWorker:
-        return self._worker
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
-
-    def cancel(self) -> None:
-        """Stop after the image in progress; what finished stays in the store."""
-        self._worker.cancel()
-
-    def wait(self, timeout_ms: int = 10_000) -> bool:
-        return self._thread.wait(timeout_ms) if self._thread.isRunning() else True
-
-    def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel and wait for the thread to end; returns False if it did not end in time."""
-        self._worker.cancel()
-        return self.wait(timeout_ms)
+        self._bind(DetectWorker(project, image_ids, checkpoint, model_version_id, enhance, mode, device, inference),
+                   "detect", ("device_ready", "progress", "image_done", "image_failed", "finished", "cancelled", "failed"))

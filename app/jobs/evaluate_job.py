@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
-from app.jobs.detect_job import _naming
+from app.jobs.worker_thread import WorkerThreadJob, naming
 from app.store.detections import model_versions
 from app.store.evaluations import (
     HELDOUT,
@@ -228,7 +228,7 @@ class EvaluateWorker(QObject):
         try:
             detector = Detector.from_checkpoint(checkpoint, device=self._device, inference=self._inference)
         except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
-            self.failed.emit(_naming(f"Cannot load the model: {exc}", checkpoint))
+            self.failed.emit(naming(f"Cannot load the model: {exc}", checkpoint))
             return None
         self.device_ready.emit(detector.device_name)
         return detector
@@ -265,7 +265,7 @@ class EvaluateWorker(QObject):
                                        det.scores.detach().cpu().numpy().astype(np.float64)))
                     kept.append(g)
                 except Exception as exc:  # noqa: BLE001 - one bad image never stops the evaluation
-                    message = _naming(str(exc) or type(exc).__name__, path)
+                    message = naming(str(exc) or type(exc).__name__, path)
                     skipped.append({"image_id": g.image_id, "path": str(path), "message": message})
                     self.image_failed.emit(str(path), message)
                 elapsed = time.monotonic() - started
@@ -275,7 +275,7 @@ class EvaluateWorker(QObject):
         return kept, detections, skipped
 
 
-class EvaluateJob(QObject):
+class EvaluateJob(WorkerThreadJob):
     """Owns an ``EvaluateWorker`` and its ``QThread``; re-emits its signals in the GUI thread.
 
     ``dataset``: ``"heldout"`` or a ``LabelSet``; ``enhance``: ``srn.enhance`` parameters (e.g.
@@ -301,35 +301,5 @@ class EvaluateJob(QObject):
         self.model_version_id = int(model_version_id)
         self.dataset = dataset
         self.enhanced = enhance is not None
-        self._thread = QThread()
-        self._thread.setObjectName("evaluate")
-        self._worker = EvaluateWorker(project, model_version_id, dataset, enhance, device, inference,
-                                      error_threshold)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        for name in ("device_ready", "progress", "image_failed", "finished", "cancelled", "failed"):
-            getattr(self._worker, name).connect(getattr(self, name))
-        # Direct: quit from the worker thread itself (see DetectJob).
-        for end in (self._worker.finished, self._worker.cancelled, self._worker.failed):
-            end.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-
-    @property
-    def worker(self) -> EvaluateWorker:
-        return self._worker
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
-
-    def cancel(self) -> None:
-        self._worker.cancel()
-
-    def wait(self, timeout_ms: int = 10_000) -> bool:
-        return self._thread.wait(timeout_ms) if self._thread.isRunning() else True
-
-    def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel and wait for the thread to end; returns False if it did not end in time."""
-        self._worker.cancel()
-        return self.wait(timeout_ms)
+        self._bind(EvaluateWorker(project, model_version_id, dataset, enhance, device, inference, error_threshold),
+                   "evaluate", ("device_ready", "progress", "image_failed", "finished", "cancelled", "failed"))

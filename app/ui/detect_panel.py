@@ -45,9 +45,9 @@ WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.pth.tar *.ckpt);;All files (*)"
 NO_DEVICE = "Device: chosen when the model loads"
 
 
-def ask_for_weights(parent: QWidget) -> str | None:
+def ask_for_weights(parent: QWidget, title: str = "Load detector weights") -> str | None:
     """The file dialog behind "Load weights file…" (tests replace ``DetectPanel.choose_file``)."""
-    path, _ = QFileDialog.getOpenFileName(parent, "Load detector weights", "", WEIGHTS_FILTER)
+    path, _ = QFileDialog.getOpenFileName(parent, title, "", WEIGHTS_FILTER)
     return path or None
 
 

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -32,15 +31,14 @@ from app.jobs.train_job import DEFAULTS, device_choices, estimate_seconds
 from app.store.detections import model_versions
 from app.store.project import Project
 from app.store.training import TRAIN, VAL, in_review_count, split_counts, unreviewed_count
+from app.ui.detect_panel import ask_for_weights as ask_for_detector_weights
 
 LOAD_WEIGHTS = "Load weights file…"
 _LOAD = "load"
-WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.pth.tar *.ckpt);;All files (*)"
 
 
 def ask_for_weights(parent: QWidget) -> str | None:
-    path, _ = QFileDialog.getOpenFileName(parent, "Base model weights", "", WEIGHTS_FILTER)
-    return path or None
+    return ask_for_detector_weights(parent, "Base model weights")
 
 
 class FineTuneDialog(QDialog):

@@ -1,0 +1,62 @@
+"""A job = a worker object in its own ``QThread``, with its signals re-emitted in the GUI thread.
+
+Detection and evaluation load a model and run it image by image: seconds to minutes that must
+not block the window. Both follow one pattern, kept here once: the worker lives in the thread,
+the job (parented to the application, never to a window: destroying a running ``QThread``
+aborts the process) forwards the worker's signals and ends the thread when the worker ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread
+
+
+def naming(message: str, path: Path | None) -> str:
+    """The message, prefixed with the file unless it already names it."""
+    if path is None or str(path) in message or path.name in message:
+        return message
+    return f"{path}: {message}"
+
+
+class WorkerThreadJob(QObject):
+    """Base of ``DetectJob`` and ``EvaluateJob``; subclasses declare the signals and call ``_bind``."""
+
+    END_SIGNALS = ("finished", "cancelled", "failed")
+
+    def _bind(self, worker: QObject, name: str, forwarded: tuple[str, ...]) -> None:
+        """Move ``worker`` into a new thread named ``name``; forward its ``forwarded`` signals."""
+        self._thread = QThread()
+        self._thread.setObjectName(name)
+        self._worker = worker
+        worker.moveToThread(self._thread)
+        self._thread.started.connect(worker.run)
+        for signal in forwarded:
+            getattr(worker, signal).connect(getattr(self, signal))
+        # Direct: quit from the worker thread itself; a queued quit would need the GUI thread's
+        # event loop, which is blocked in stop() -> wait() when the window closes.
+        for end in self.END_SIGNALS:
+            getattr(worker, end).connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+
+    @property
+    def worker(self):
+        return self._worker
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def cancel(self) -> None:
+        """Stop after the item in progress."""
+        self._worker.cancel()
+
+    def wait(self, timeout_ms: int = 10_000) -> bool:
+        return self._thread.wait(timeout_ms) if self._thread.isRunning() else True
+
+    def stop(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel and wait for the thread to end; returns False if it did not end in time."""
+        self._worker.cancel()
+        return self.wait(timeout_ms)
