@@ -9,16 +9,15 @@ what it finished. One bad image (missing, corrupt) is reported and skipped, neve
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from app.jobs.worker_thread import WorkerThreadJob, naming
+from app.jobs.worker_thread import CancellableWorker, WorkerThreadJob, naming
 from app.store import Project, add_detections, image_file, start_detection_run
 
 NO_RUN = -1
@@ -35,11 +34,13 @@ def format_eta(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class DetectWorker(QObject):
+class DetectWorker(CancellableWorker):
     """Loads the detector and runs it; lives in the job's thread.
 
     Exactly one of ``finished(run_id)``, ``cancelled(run_id)`` or ``failed(message)`` ends a run.
     """
+
+    WHAT = "Detection"
 
     device_ready = Signal(str)
     progress = Signal(int, int, float)  # done, total, eta seconds (-1: unknown)
@@ -60,29 +61,17 @@ class DetectWorker(QObject):
         self._mode = mode
         self._device = device
         self._inference = inference
-        self._cancel = threading.Event()
-        self.thread_ident: int | None = None
-        """``threading.get_ident()`` of the thread that ran the job (for diagnostics and tests)."""
 
-    def cancel(self) -> None:
-        """Stop after the current image; safe to call from any thread."""
-        self._cancel.set()
-
-    @Slot()
-    def run(self) -> None:
-        self.thread_ident = threading.get_ident()
-        try:
-            detector = self._load()
-            if detector is None:
-                return
-            if self._cancel.is_set():
-                self.cancelled.emit(NO_RUN)
-                return
-            run_id = start_detection_run(self._project, model_version_id=self._model_version_id,
-                                         enhanced=self._enhance is not None, settings=self._settings(detector))
-            self._detect_all(detector, run_id)
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the UI, not kill the thread
-            self.failed.emit(f"Detection failed: {exc}")
+    def _run(self) -> None:
+        detector = self._load()
+        if detector is None:
+            return
+        if self._cancel.is_set():
+            self.cancelled.emit(NO_RUN)
+            return
+        run_id = start_detection_run(self._project, model_version_id=self._model_version_id,
+                                     enhanced=self._enhance is not None, settings=self._settings(detector))
+        self._detect_all(detector, run_id)
 
     # -- steps ---------------------------------------------------------------------------------
     def _load(self):

@@ -11,16 +11,15 @@ thread, like ``DetectJob``. A corrupt image is reported and left out of the eval
 from __future__ import annotations
 
 import math
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from app.jobs.worker_thread import WorkerThreadJob, naming
+from app.jobs.worker_thread import CancellableWorker, WorkerThreadJob, naming
 from app.store.detections import model_versions
 from app.store.evaluations import (
     HELDOUT,
@@ -146,11 +145,13 @@ def score_detections(gt: list[GroundTruthImage], detections: list[tuple[np.ndarr
 
 # -- the job -----------------------------------------------------------------------------------
 
-class EvaluateWorker(QObject):
+class EvaluateWorker(CancellableWorker):
     """Loads the labels and the model, detects, scores and stores; lives in the job's thread.
 
     Exactly one of ``finished(evaluation_id)``, ``cancelled()`` or ``failed(message)`` ends it.
     """
+
+    WHAT = "Evaluation"
 
     device_ready = Signal(str)
     progress = Signal(int, int, float)  # done, total, eta seconds (-1: unknown)
@@ -169,20 +170,6 @@ class EvaluateWorker(QObject):
         self._device = device
         self._inference = inference
         self._threshold = error_threshold
-        self._cancel = threading.Event()
-        self.thread_ident: int | None = None
-
-    def cancel(self) -> None:
-        """Stop after the current image; nothing is stored. Safe from any thread."""
-        self._cancel.set()
-
-    @Slot()
-    def run(self) -> None:
-        self.thread_ident = threading.get_ident()
-        try:
-            self._run()
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the UI, not kill the thread
-            self.failed.emit(f"Evaluation failed: {exc}")
 
     def _run(self) -> None:
         model = {m.id: m for m in model_versions(self._project)}.get(self._model_version_id)

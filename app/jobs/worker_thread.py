@@ -8,9 +8,10 @@ aborts the process) forwards the worker's signals and ends the thread when the w
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread
+from PySide6.QtCore import QObject, Qt, QThread, Slot
 
 
 def naming(message: str, path: Path | None) -> str:
@@ -18,6 +19,37 @@ def naming(message: str, path: Path | None) -> str:
     if path is None or str(path) in message or path.name in message:
         return message
     return f"{path}: {message}"
+
+
+class CancellableWorker(QObject):
+    """A worker that stops between items when ``cancel()`` is called (from any thread).
+
+    Subclasses declare a ``failed(str)`` signal and implement ``_run``; any exception it raises
+    reaches the UI as ``failed("<WHAT> failed: ...")`` instead of ending the thread silently.
+    """
+
+    WHAT = "The job"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cancel = threading.Event()
+        self.thread_ident: int | None = None
+        """``threading.get_ident()`` of the thread that ran the job (for diagnostics and tests)."""
+
+    def cancel(self) -> None:
+        """Stop after the current item; safe to call from any thread."""
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        self.thread_ident = threading.get_ident()
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the UI, not kill the thread
+            self.failed.emit(f"{self.WHAT} failed: {exc}")
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
 
 class WorkerThreadJob(QObject):
