@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from app.jobs.image_cache import ImageLRU
 from app.jobs.enhance_job import EnhancedImageCache
@@ -246,3 +247,44 @@ def test_score_range_filter_shows_images_by_their_best_proposal(qtbot, window, f
     assert [panel.summary_at(r).id for r in range(panel.row_count())] == [ids[1]]
     panel.score_max.setValue(1.0)
     assert panel.row_count() == 4 and "4 shown" in panel.counts.text()
+
+
+# -- status bar and drag and drop --------------------------------------------------------------
+
+def test_status_bar_shows_size_zoom_boxes_and_the_pixel_under_the_cursor(qtbot, window, folder):
+    _open(window, folder)
+    image_id = window.current_image_id
+    record_detections(window.project, {image_id: (np.array([[60.0, 20, 90, 60]]), np.array([0.9]))})
+    window.editor.load(image_id)
+    window._refresh_status()
+    text = window.status_text()
+    assert f"{W}×{H}" in text and "zoom" in text and "1 faces, 1 proposed" in text  # a.png has one label
+    view = window.views.left
+    QTest.mouseMove(view.viewport(), view.mapFromScene(12.5, 7.5))
+    r, g, b = window._rgb[7, 12]
+    assert f"(12, 7) RGB {r} {g} {b}" in window.status_text()
+
+
+def test_dropping_a_folder_on_the_window_opens_it(qtbot, window, folder):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(folder))])
+    pos = window.rect().center()
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, drop)
+    assert window.project is not None and window.browser_model.rowCount() == 4
+
+    file_only = QMimeData()
+    file_only.setUrls([QUrl.fromLocalFile(str(folder / "a.png"))])
+    refused = QDragEnterEvent(pos, Qt.DropAction.CopyAction, file_only, Qt.MouseButton.LeftButton,
+                              Qt.KeyboardModifier.NoModifier)
+    refused.ignore()
+    QApplication.sendEvent(window, refused)
+    assert not refused.isAccepted()  # only folders are offered the drop
