@@ -231,6 +231,7 @@ def test_detected_boxes_appear_in_both_views_as_the_run_goes(qtbot, window, fold
     left, right = window.views.views()
     assert left.scene() is right.scene() is window.scene
     assert window.browser_model.summary(window.browser_model.row_of(window.current_image_id)).proposed == len(stored)
+    assert f"{len(stored)} proposed" in window.status_text()  # the status bar counts the new boxes
 
 
 def test_score_range_filter_shows_images_by_their_best_proposal(qtbot, window, folder):

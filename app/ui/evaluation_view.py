@@ -457,8 +457,8 @@ class EvaluationView(QWidget):
             e = self._evaluations[evaluation_id]
             recall, precision = e.curve_arrays()
             model = self._models.get(e.model_version_id)
-            name = (f"{model.name if model else e.model_version_id} {'enh' if e.enhanced else 'raw'} "
-                    f"{dataset_title(e.dataset)}: AP {_fmt_ap(e.ap)}")
+            # short: the legend sits inside the plot (the evaluation list names the data set)
+            name = f"{model.name if model else e.model_version_id} {'enh' if e.enhanced else 'raw'}: AP {_fmt_ap(e.ap)}"
             self.curves[evaluation_id] = self.plot.plot(recall, precision, name=name, connect="finite",
                                                         pen=pg.mkPen(_COLOURS[n % len(_COLOURS)], width=2))
 

@@ -50,6 +50,8 @@ from app.jobs.image_pipeline import ImagePipeline
 from srn.imageio import ImageReadError
 
 ZOOM_STEP = 1.25
+DEFAULT_SIZE = (1440, 900)
+"""Window size on first launch (later launches restore the last geometry)."""
 DOCK_WIDTH = {"imagesDock": 260, "panelsDock": 380}
 """Initial dock widths in pixels."""
 MAX_RECENT = 8
@@ -99,6 +101,7 @@ class ReviewWindow(QMainWindow):
         self.enhance_panel.params_committed.connect(self.previewer.request_full)
         self.enhance_panel.params_committed.connect(lambda _p: self._prefetch_neighbours())
         # the image views get the room; a saved layout (restored next) overrides this
+        self.resize(*DEFAULT_SIZE)
         docks = {dock.objectName(): dock for dock in self.findChildren(QDockWidget)}
         self.resizeDocks([docks[name] for name in DOCK_WIDTH], list(DOCK_WIDTH.values()), Qt.Orientation.Horizontal)
         self._restore()
@@ -369,6 +372,7 @@ class ReviewWindow(QMainWindow):
             self.browser_model.update_rows(image_summaries(self.project, [image_id]))
         if image_id == self.current_image_id:
             self.editor.load(image_id)
+            self._refresh_status()
         self._refresh_counts()
 
     def _on_boxes_changed(self, image_id: int) -> None:
