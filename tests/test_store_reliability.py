@@ -424,9 +424,6 @@ def test_truncated_images_are_recorded_as_problems(tmp_path):
         assert report.added == 2
 
 
-@pytest.mark.xfail(strict=True, reason="import_images reads the known paths before its write transactions "
-                                       "(check-then-insert): a concurrent import of the same folder makes the "
-                                       "second one fail with a raw IntegrityError (UNIQUE image.root_id, rel_path)")
 def test_two_imports_of_one_folder_at_once_both_finish(db_url, tmp_path):
     folder = tmp_path / "images"
     make_images(folder, 30)
@@ -459,6 +456,7 @@ def test_two_imports_of_one_folder_at_once_both_finish(db_url, tmp_path):
         hold.join(60)
         assert not errors, errors
         assert reports["first"].added + reports["second"].added == 30
+        assert reports["first"].already == 30 - reports["first"].added  # the rest: added meanwhile
         with first.read() as s:
             assert s.scalar(select(func.count()).select_from(Image)) == 30
     finally:

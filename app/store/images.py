@@ -120,10 +120,14 @@ def import_images(project: Project, folder: str | os.PathLike[str], *,
         now = utcnow()
         with project.write() as s:
             if rows:
-                s.execute(Image.__table__.insert(), [dict(r, created_at=now, updated_at=now) for r in rows])
+                # another import of the same folder may have added some of these since we looked:
+                # those rows are skipped (counted as already there), never a UNIQUE violation
+                added = s.execute(_insert_new_images(s), [dict(r, created_at=now, updated_at=now) for r in rows])
+                inserted = len(added.all())
+                report.already += len(rows) - inserted
+                report.added += inserted
             if problems:
                 s.execute(ImportProblem.__table__.insert(), [dict(p, at=now) for p in problems])
-        report.added += len(rows)
         rows.clear()
         problems.clear()
 
@@ -167,6 +171,18 @@ def import_images(project: Project, folder: str | os.PathLike[str], *,
     if progress is not None:
         progress(len(files), len(files), "")
     return report
+
+
+def _insert_new_images(session):
+    """``INSERT ... ON CONFLICT (root_id, rel_path) DO NOTHING RETURNING id`` in the session's dialect."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise StoreError(f"image import needs SQLite or PostgreSQL, not {name}")
+    return insert(Image).on_conflict_do_nothing(index_elements=["root_id", "rel_path"]).returning(Image.id)
 
 
 def add_image(project: Project, path: str | os.PathLike[str], split: str | None = None) -> int:
