@@ -529,3 +529,41 @@ def test_reloading_2000_boxes_is_fast_enough_to_do_after_every_edit(env):
     print(f"\n2,000 boxes: load {load_s * 1000:.0f} ms, reload after edit {refresh_s * 1000:.0f} ms, "
           f"nudge (write + reload) {edit_s * 1000:.0f} ms")
     assert len(env.scene.box_items()) == 2000
+
+
+def test_a_moved_selected_box_takes_its_score_label_along_on_screen(qtbot):
+    """Read back what the screen shows (not a fresh render): a label painted outside the item's
+    bounding rectangle would stay behind as a ghost after a drag."""
+    from app.store.boxes import BoxData
+    from app.ui.pixel_view import PixelView
+
+    scene = BoxScene()
+    scene.set_image_size(400, 300)
+    view = PixelView(scene)
+    qtbot.addWidget(view)
+    black = QImage(400, 300, QImage.Format.Format_RGB888)
+    black.fill(QColor(0, 0, 0))
+    view.set_image(black)
+    view.resize(420, 320)
+    view.show()
+    qtbot.waitExposed(view)
+    scene.set_boxes([BoxData(1, 1, 100, 100, 159, 139, "model", "proposed", 0.93, 1)])
+    view.fitInView(QRectF(0, 0, 400, 300))
+    item = scene.item_for(1)
+    item.setSelected(True)
+    qtbot.wait(50)
+
+    def lit_above(scene_point) -> int:
+        """Bright pixels on screen where a label sits: just above ``scene_point`` (a top-left corner)."""
+        shot = view.screen().grabWindow(view.winId()).toImage()
+        offset = view.viewport().mapTo(view, view.viewport().rect().topLeft())
+        corner = view.viewportTransform().map(scene_point)
+        return sum(QColor(shot.pixel(int(corner.x()) + dx + offset.x(), int(corner.y()) - dy + offset.y())).value() > 100
+                   for dx in range(0, 26) for dy in range(2, 14))
+
+    before = item.pos()
+    assert lit_above(before) > 20
+    item.setPos(before + QPointF(0, 60))  # what a drag does to the selected item
+    qtbot.wait(50)
+    assert lit_above(item.pos()) > 20  # the label moved with the box ...
+    assert lit_above(before) == 0  # ... and left nothing where it was

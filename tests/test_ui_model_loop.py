@@ -138,3 +138,13 @@ def test_the_app_runs_the_ml_command_line_for_frozen_builds(monkeypatch, capsys)
     assert srn_command() == [sys.executable, "-m", "srn"]
     monkeypatch.setattr(train_job.sys, "frozen", True, raising=False)
     assert srn_command() == [sys.executable, "srn"]
+
+
+def test_a_failed_redetect_does_not_make_later_detections_look_changed(qtbot, window, tmp_path):
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"not a checkpoint")
+    bad = register_model(window.project, "broken", broken)
+    assert window.loop.redetect(bad.id)
+    with qtbot.waitSignal(window.detect_panel.run_ended, timeout=WAIT_MS):
+        pass
+    assert window.loop._before is None and window.loop.changes(window.ids["7"]) is None

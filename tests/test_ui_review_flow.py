@@ -289,3 +289,15 @@ def test_dropping_a_folder_on_the_window_opens_it(qtbot, window, folder):
     refused.ignore()
     QApplication.sendEvent(window, refused)
     assert not refused.isAccepted()  # only folders are offered the drop
+
+
+def test_work_finishing_after_a_project_switch_cannot_fill_the_new_projects_cache(qtbot, window, folder):
+    _open(window, folder)
+    pipeline, params = window.pipeline, window.enhance_panel.params()
+    summary = window.browser_panel.summary_at(0)
+    path = window._path_of(summary)
+    pipeline.clear()  # what opening another project does
+    # a render of the old project that ends now stores under the old generation's key
+    stale = pipeline.previewer.key
+    pipeline.enhanced.put(stale, params, np.zeros((H, W, 3), np.uint8))
+    assert pipeline.cached(summary.id, path, params) == (None, None)  # same id and file, new generation

@@ -27,7 +27,9 @@ ORIGINALS_BUDGET_BYTES = 256 * 1024 * 1024
 class ImagePipeline(QObject):
     """``open(key, path)`` → the decoded image and, if cached, its enhanced result for ``params``.
 
-    The previewer's current key (``previewer.key``) is the file key, ``(key, mtime_ns, size)``.
+    Cache keys are ``((generation, key), mtime_ns, size)`` (``file_key``): ``clear()`` starts a
+    new generation, so a render or prefetch still running for the previous project can only add
+    entries nobody will ask for. ``shown_key(previewer_key)`` gives back the caller's key.
 
     ``previewer`` renders what is not cached (connect to its ``preview_ready``/``full_ready``);
     ``prefetch(items, params)`` warms the caches for neighbours; ``clear()`` forgets everything
@@ -41,6 +43,15 @@ class ImagePipeline(QObject):
         self.enhanced = EnhancedImageCache(enhanced_budget)
         self.previewer = EnhancePreviewer(self, cache=self.enhanced)
         self.prefetcher = NeighbourPrefetcher(self.originals, self.enhanced, self)
+        self._generation = 0
+
+    def _file_key(self, key: Hashable, path: Path) -> tuple:
+        return file_key((self._generation, key), path)
+
+    @staticmethod
+    def shown_key(previewer_key) -> Hashable:
+        """The caller's key inside a previewer/cache key (``None`` for none)."""
+        return None if previewer_key is None else previewer_key[0][1]
 
     def open(self, key: Hashable, path: Path, params: MethodParams) -> tuple[np.ndarray, np.ndarray | None]:
         """Decode (or take from the cache) the image, make it the previewer's current image.
@@ -48,7 +59,7 @@ class ImagePipeline(QObject):
         Raises ``srn.imageio.ImageReadError`` / ``OSError`` for a file that cannot be shown.
         When the enhanced result is not cached, a preview and a full render are requested.
         """
-        cache_key = file_key(key, path)
+        cache_key = self._file_key(key, path)
         rgb = self.originals.get(cache_key)
         if rgb is None:
             rgb = decode(path)
@@ -62,16 +73,17 @@ class ImagePipeline(QObject):
 
     def cached(self, key: Hashable, path: Path, params: MethodParams) -> tuple[np.ndarray | None, np.ndarray | None]:
         """What the caches hold for this image file now: (original, enhanced for ``params``)."""
-        cache_key = file_key(key, path)
+        cache_key = self._file_key(key, path)
         return self.originals.get(cache_key), self.enhanced.get(cache_key, params)
 
     def close_image(self) -> None:
         self.previewer.set_image(None, None)
 
     def prefetch(self, items: Sequence[tuple[Hashable, Path]], params: MethodParams) -> None:
-        self.prefetcher.prefetch(items, params)
+        self.prefetcher.prefetch([((self._generation, key), path) for key, path in items], params)
 
     def clear(self) -> None:
+        self._generation += 1
         self.prefetcher.prefetch([], None)
         self.originals.clear()
         self.enhanced.clear()

@@ -15,17 +15,18 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QStaticText
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QStaticText, QTransform
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsRectItem,
     QGraphicsSceneMouseEvent,
+    QGraphicsSimpleTextItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
 
 from app.store.boxes import BoxData
-from app.ui.box_layer import draw_label, outline_pen
+from app.ui.box_layer import LABEL_GAP, outline_pen
 
 PALETTE: dict[str, tuple[QColor, Qt.PenStyle]] = {
     "accepted": (QColor(64, 255, 64), Qt.PenStyle.SolidLine),  # a face, whoever found it
@@ -124,6 +125,8 @@ class BoxItem(QGraphicsRectItem):
         self._resize_from: Edges | None = None
         self._label_wanted = True
         self._label: QStaticText | None = None
+        self._label_item: QGraphicsSimpleTextItem | None = None  # the selected box's label (made on demand)
+        self._self_painted = False
         self.set_self_painted(False)
         self._handles: list[ResizeHandle] = []  # made on first selection: 2,000 boxes x 8 items is slow
         self.box = box
@@ -139,6 +142,7 @@ class BoxItem(QGraphicsRectItem):
         self._color = color
         self._pen_style = style
         self._label = None if box.score is None else QStaticText(f"{box.score:.2f}")
+        self._sync_label_item()
         self.update()
 
     def matches(self, box: BoxData) -> bool:
@@ -152,6 +156,7 @@ class BoxItem(QGraphicsRectItem):
 
     def set_label_visible(self, visible: bool) -> None:
         self._label_wanted = visible
+        self._sync_label_item()
         self.update()
 
     def label_text(self) -> str:
@@ -167,7 +172,29 @@ class BoxItem(QGraphicsRectItem):
 
     def set_self_painted(self, painted: bool) -> None:
         """Paint this box itself (while selected) or leave it to the scene's outline layer."""
+        self._self_painted = painted
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, not painted)
+        self._sync_label_item()
+
+    def _sync_label_item(self) -> None:
+        """While the box paints itself, its label is a child text item: Qt then repaints the label's
+        old and new places as the box is dragged (a label painted by the box would leave ghosts, as
+        it lies outside the box's bounding rectangle)."""
+        text = self.label_static_text()
+        wanted = self._self_painted and text is not None
+        if wanted and self._label_item is None:
+            item = QGraphicsSimpleTextItem(self)
+            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+            item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            item.setZValue(1)
+            self._label_item = item
+        if self._label_item is not None:
+            if wanted:
+                self._label_item.setText(text.text())
+                self._label_item.setBrush(QBrush(self._color))
+                height = self._label_item.boundingRect().height()
+                self._label_item.setTransform(QTransform.fromTranslate(0, -height - LABEL_GAP))
+            self._label_item.setVisible(wanted)
 
     def set_bounds(self, bounds: QRectF) -> None:
         """The image rectangle (``0, 0, width, height``) the box must stay inside."""
@@ -257,9 +284,6 @@ class BoxItem(QGraphicsRectItem):
         else:
             painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(self.rect())
-        label = self.label_static_text()
-        if label is not None:
-            draw_label(painter, label, self._color, QPointF(0, 0))
 
 
 __all__ = ["BoxItem", "HANDLE_ROLES", "HANDLE_SIZE", "PALETTE", "ResizeHandle", "snap", "style_of"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QStaticText
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 LABEL_GAP = 1
 """Screen pixels between a score label and the top edge of its box."""
+LABEL_MARGIN = (800, 400)
+"""Scene pixels right of and above the image that labels may reach (see ``boundingRect``)."""
 CHANGE_COLOR = QColor(255, 0, 255)
 """Magenta: what a re-detection changed (a halo under new boxes, dashes where boxes went)."""
 CHANGE_HALO_WIDTH = 6
@@ -34,16 +36,6 @@ def outline_pen(color: QColor, style: Qt.PenStyle, width: float) -> QPen:
     pen = QPen(color, width, style)
     pen.setCosmetic(True)
     return pen
-
-
-def draw_label(painter: QPainter, text: QStaticText, color: QColor, scene_top_left: QPointF) -> None:
-    """Draw ``text`` just above a box's top-left corner, unscaled (the painter's transform is restored)."""
-    transform = painter.worldTransform()
-    at = transform.map(scene_top_left)
-    painter.resetTransform()
-    painter.setPen(color)
-    painter.drawStaticText(QPointF(at.x(), at.y() - text.size().height() - LABEL_GAP), text)
-    painter.setWorldTransform(transform)
 
 
 class BoxOutlineLayer(QGraphicsItem):
@@ -80,8 +72,9 @@ class BoxOutlineLayer(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        # labels sit above the top edge, in screen pixels: a margin keeps them inside the repaint
-        return self._rect.adjusted(0, -40, 0, 0)
+        # labels sit above a box's top edge and run right, in screen pixels: at low zoom that is
+        # many image pixels, so a generous margin keeps them inside the repaint (down to ~5 % zoom)
+        return self._rect.adjusted(0, -LABEL_MARGIN[1], LABEL_MARGIN[0], 0)
 
     def shape(self) -> QPainterPath:
         return QPainterPath()  # never found by itemAt(): clicks go to the boxes under it

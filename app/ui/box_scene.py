@@ -174,6 +174,7 @@ class BoxScene(QGraphicsScene):
     def _refresh_visibility(self) -> None:
         for item in self._items.values():
             item.setVisible(self._shows(item.box))  # hiding an item also deselects it
+        self.outlines.setVisible(self._boxes_visible)  # H hides re-detection marks too
         self.outlines.invalidate()
 
     # -- mode --------------------------------------------------------------------------------

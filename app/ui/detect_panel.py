@@ -62,6 +62,8 @@ class DetectPanel(QWidget):
 
     image_done = Signal(int)
     run_finished = Signal(int)
+    run_ended = Signal()
+    """Every run's last word, however it ended (finished, cancelled, failed); after ``run_finished``."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -307,12 +309,14 @@ class DetectPanel(QWidget):
         self._log(f"Run {run_id} finished: {self._summary()}.")
         self._end_job()
         self.run_finished.emit(run_id)
+        self.run_ended.emit()
 
     def _on_cancelled(self, run_id: int) -> None:
         self._log(f"Cancelled: {self._summary()} kept.")
         self._end_job()
         if run_id != NO_RUN:
             self.run_finished.emit(run_id)
+        self.run_ended.emit()
 
     def _on_failed(self, message: str) -> None:
         self._log(message)
@@ -320,6 +324,7 @@ class DetectPanel(QWidget):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("Failed")
+        self.run_ended.emit()
 
     def _end_job(self) -> None:
         job, self._job = self._job, None

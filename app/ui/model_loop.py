@@ -48,6 +48,7 @@ class ModelLoop(QObject):
         self.evaluation.redetect_requested.connect(self.redetect)
         window.detect_panel.image_done.connect(self._on_image_detected)
         window.detect_panel.run_finished.connect(self._on_run_finished)
+        window.detect_panel.run_ended.connect(self._on_run_ended)  # failed or cancelled early too
         self._before: dict[int, list] | None = None  # model boxes before a re-detection
         self._changes: dict[int, BoxChanges] = {}
 
@@ -115,7 +116,9 @@ class ModelLoop(QObject):
             changed = sum(1 for c in self._changes.values() if c.new or c.gone)
             self._log(f"Re-detection: {changed} of {len(self._changes)} images changed "
                       "(new boxes have a magenta halo; dashed magenta shows where boxes went)")
-        self._before = None
+
+    def _on_run_ended(self) -> None:
+        self._before = None  # later runs are ordinary detections, not compared
 
     def changes(self, image_id: int) -> BoxChanges | None:
         return self._changes.get(image_id)

@@ -361,7 +361,7 @@ class ReviewWindow(QMainWindow):
         return summary[0].root_id, summary[0].rel_path
 
     def _on_enhanced(self, key, image: np.ndarray, _params) -> None:
-        if key != self.previewer.key or key is None or key[0] != self.current_image_id or image is None:
+        if key != self.previewer.key or self.pipeline.shown_key(key) != self.current_image_id or image is None:
             return
         self.views.set_enhanced(to_qimage(image))
         if self._rgb is not None and image.shape[:2] == self._rgb.shape[:2]:
