@@ -9,18 +9,25 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from app.store.boxes import create_box, set_box_state
+from app.store.boxes import create_box, move_box, set_box_state, update_box
 from app.store.compare import changed_boxes, changed_boxes_by_model, model_boxes_snapshot, run_boxes
 from app.store.detections import record_detections, register_model
 from app.store.errors import NotFoundError, StoreError
 from app.store.evaluations import (
     HELDOUT,
     MAX_CURVE_POINTS,
+    STALE_HELDOUT,
+    STALE_SETTINGS,
+    STALE_UNKNOWN_HELDOUT,
+    dataset_title,
     downsample_curve,
     evaluations,
     experiment_models,
     experiment_table,
+    ground_truth_fingerprint,
+    heldout_fingerprint,
     heldout_ground_truth,
+    label_files_fingerprint,
     labels_dataset,
     record_evaluation,
 )
@@ -98,8 +105,45 @@ def test_record_and_query_evaluations(project, tmp_path):
     with pytest.raises(StoreError, match="four finite numbers"):
         record_evaluation(project, m1.id, HELDOUT, ap=0.1, n_images=1, n_faces=1,
                           errors={"missed": [{"image_id": 1, "box": [1, 2, 3]}]})
+    with pytest.raises(StoreError, match="dataset_fingerprint must be 64"):
+        record_evaluation(project, m1.id, HELDOUT, ap=0.1, n_images=1, n_faces=1, dataset_fingerprint="abc")
     assert len(evaluations(project)) == 3  # the refused ones wrote nothing
-    assert labels_dataset("/data/DARKFACE/label/") == "labels:label"
+    assert got.dataset_fingerprint is None
+    fp = "0123456789abcdef" * 4
+    assert record_evaluation(project, m2.id, HELDOUT, ap=0.3, n_images=1, n_faces=1,
+                             dataset_fingerprint=fp).dataset_fingerprint == fp
+    assert evaluations(project, m2.id, HELDOUT)[-1].dataset_fingerprint == fp
+
+
+def test_label_sets_in_different_folders_get_different_keys_and_readable_titles(tmp_path, monkeypatch):
+    """Every DARK FACE label folder is called ``label``: the key carries a hash of the resolved path."""
+    test, val = tmp_path / "night_test" / "label", tmp_path / "night_val" / "label"
+    twin = tmp_path / "elsewhere" / "night_test" / "label"  # same parent/name as ``test``
+    for folder in (test, val, twin):
+        folder.mkdir(parents=True)
+    keys = [labels_dataset(f) for f in (test, val, twin)]
+    assert len(set(keys)) == 3 and all(k.startswith("labels:") and len(k) <= 300 for k in keys)
+    titles = [dataset_title(k) for k in keys]
+    assert len(set(titles)) == 3
+    assert titles[0].startswith("label (…/night_test) #") and titles[1].startswith("label (…/night_val) #")
+    monkeypatch.chdir(tmp_path / "night_val")
+    assert labels_dataset("label") == labels_dataset(tmp_path / "night_test" / ".." / "night_val" / "label/") == keys[1]
+    wider = tmp_path / "wider_face_split" / "wider_face_val_bbx_gt.txt"
+    assert dataset_title(labels_dataset(wider)).startswith("wider_face_val_bbx_gt.txt (…/wider_face_split) #")
+    assert dataset_title("labels:gt.txt") == "gt.txt"  # a key written before the path hash
+
+    # the fingerprint of a label set is its files' contents: another file or other boxes change it
+    (test / "1.txt").write_text("1\n1 2 30 40\n")
+    first = label_files_fingerprint(test)
+    assert len(first) == 64 and label_files_fingerprint(test) == first
+    (test / ".hidden.txt").write_text("junk")
+    (test / "notes.md").write_text("not a label")
+    assert label_files_fingerprint(test) == first  # files the DARK FACE reader skips do not count
+    (test / "1.txt").write_text("1\n1 2 30 41\n")
+    assert label_files_fingerprint(test) != first
+    wider.parent.mkdir()
+    wider.write_text("a.png\n0\n")
+    assert label_files_fingerprint(wider) != label_files_fingerprint(test)
 
 
 def test_downsample_keeps_short_curves_and_the_ends_of_long_ones():
@@ -152,11 +196,16 @@ def test_experiment_table_picks_base_and_newest_fine_tuned_descendant(project, t
     assert all(r.missing for r in rows) and [r.model_version_id for r in rows] == [base_model.id] * 2 + [ft2.id]
     assert "not evaluated" in rows[0].reason
 
-    record_evaluation(project, base_model.id, HELDOUT, ap=0.1, n_images=5, n_faces=9)
-    newest_raw = record_evaluation(project, base_model.id, HELDOUT, ap=0.2, n_images=5, n_faces=9)
-    record_evaluation(project, base_model.id, "labels:other.txt", ap=0.9, n_images=5, n_faces=9, enhanced=True)
-    record_evaluation(project, ft1.id, HELDOUT, ap=0.7, n_images=5, n_faces=9, enhanced=True)  # not the newest
-    tuned_enh = record_evaluation(project, ft2.id, HELDOUT, ap=0.6, n_images=5, n_faces=9, enhanced=True)
+    fp = heldout_fingerprint(project)
+    record_evaluation(project, base_model.id, HELDOUT, ap=0.1, n_images=5, n_faces=9, dataset_fingerprint=fp)
+    newest_raw = record_evaluation(project, base_model.id, HELDOUT, ap=0.2, n_images=5, n_faces=9,
+                                   dataset_fingerprint=fp)
+    record_evaluation(project, base_model.id, "labels:other.txt", ap=0.9, n_images=5, n_faces=9, enhanced=True,
+                      dataset_fingerprint=fp)
+    record_evaluation(project, ft1.id, HELDOUT, ap=0.7, n_images=5, n_faces=9, enhanced=True,  # not the newest
+                      dataset_fingerprint=fp)
+    tuned_enh = record_evaluation(project, ft2.id, HELDOUT, ap=0.6, n_images=5, n_faces=9, enhanced=True,
+                                  dataset_fingerprint=fp)
     rows = experiment_table(project)
     assert [r.ap for r in rows] == [0.2, None, 0.6]
     assert rows[0].evaluation.id == newest_raw.id and rows[2].evaluation.id == tuned_enh.id
@@ -166,6 +215,63 @@ def test_experiment_table_picks_base_and_newest_fine_tuned_descendant(project, t
         s.delete(s.get(ModelVersion, ft2.id))
     assert [e.model_version_id for e in evaluations(project, dataset=HELDOUT)].count(ft2.id) == 0
     assert experiment_table(project)[2].evaluation.ap == 0.7  # ft1 is now the newest descendant
+
+
+def test_experiment_cells_go_stale_when_the_held_out_set_or_the_enhancement_changes(project, tmp_path):
+    ids = _ids(project)
+    a, b, c = ids["a.png"], ids["b.png"], ids["c.png"]
+    set_split(project, [a, b], "val")
+    set_split(project, [c], "train")
+    set_review_status(project, [a, c], "done")
+    face = create_box(project, a, (10, 10, 40, 40))
+    create_box(project, b, (5, 5, 25, 25))  # b is not reviewed yet
+    fp = heldout_fingerprint(project)
+    assert fp == ground_truth_fingerprint(heldout_ground_truth(project)) and len(fp) == 64
+    model = _model(project, tmp_path, "base")
+    msrcr = {"method": "msrcr", "sigmas": [15, 80, 250], "alpha": 125.0}
+    raw = record_evaluation(project, model.id, HELDOUT, ap=0.5, n_images=1, n_faces=1, dataset_fingerprint=fp)
+    enh = record_evaluation(project, model.id, HELDOUT, ap=0.6, n_images=1, n_faces=1, enhanced=True,
+                            enhance_settings=msrcr, dataset_fingerprint=fp)
+
+    def cells(settings=msrcr):
+        return [(r.evaluation.id if r.evaluation else None, r.reason) for r in experiment_table(project, settings)[:2]]
+
+    assert cells() == [(raw.id, ""), (enh.id, "")]
+    assert cells({**msrcr, "sigmas": (15, 80, 250)}) == [(raw.id, ""), (enh.id, "")]  # a tuple is the same setting
+    assert cells(None) == [(raw.id, ""), (enh.id, "")]  # settings not given: not compared
+    # other enhancement settings: the enhanced cell is stale, the raw one is not
+    assert cells({**msrcr, "alpha": 100.0}) == [(raw.id, ""), (None, STALE_SETTINGS)]
+    assert experiment_table(project, {**msrcr, "alpha": 100.0})[1].stale.id == enh.id
+
+    # what does not change the ground truth does not matter: proposals, train images, unreviewed boxes
+    record_detections(project, {a: (np.array([[0, 0, 30, 30]]), np.array([0.9]))})
+    create_box(project, c, (1, 1, 20, 20))
+    create_box(project, b, (30, 30, 50, 50))
+    assert heldout_fingerprint(project) == fp and cells() == [(raw.id, ""), (enh.id, "")]
+
+    # review goes on: another val image is done -> both cells are stale, with the reason
+    set_review_status(project, [b], "done")
+    assert heldout_fingerprint(project) != fp
+    assert cells() == [(None, STALE_HELDOUT), (None, STALE_HELDOUT)]
+    set_review_status(project, [b], "in_progress")  # back as it was: the old results count again
+    assert cells() == [(raw.id, ""), (enh.id, "")]
+
+    # a ground-truth box is edited: moved, its ignore flag set, rejected
+    moved = move_box(project, face.id, face.version, (11, 10, 40, 40))
+    assert cells()[0] == (None, STALE_HELDOUT)
+    fresh = record_evaluation(project, model.id, HELDOUT, ap=0.4, n_images=1, n_faces=1,
+                              dataset_fingerprint=heldout_fingerprint(project))
+    assert cells()[0] == (fresh.id, "")
+    ignored = update_box(project, face.id, moved.version, ignore=True)
+    assert cells()[0] == (None, STALE_HELDOUT)
+    set_box_state(project, face.id, ignored.version, "rejected")
+    assert cells()[0] == (None, STALE_HELDOUT)
+    assert ground_truth_fingerprint(heldout_ground_truth(project)) == heldout_fingerprint(project) != fp
+
+    # an evaluation stored without a fingerprint does not count either
+    unknown = record_evaluation(project, model.id, HELDOUT, ap=0.9, n_images=1, n_faces=1)
+    row = experiment_table(project)[0]
+    assert row.missing and row.reason == STALE_UNKNOWN_HELDOUT and row.stale.id == unknown.id
 
 
 def test_changed_boxes_between_two_runs_and_against_a_snapshot(project, tmp_path):

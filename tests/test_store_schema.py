@@ -34,6 +34,8 @@ def test_empty_database_migrates_up_and_down_and_matches_the_orm(db_url):
         assert "evaluation" not in _tables(engine) and "import_problem" in _tables(engine)
         upgrade(engine, "0003")
         assert "evaluation" in _tables(engine)
+        column = {c["name"]: c for c in inspect(engine).get_columns("evaluation")}["dataset_fingerprint"]
+        assert column["nullable"] and column["type"].length == 64
         downgrade(engine, "0001")
         assert "import_problem" not in _tables(engine)
         downgrade(engine, "base")
@@ -132,7 +134,10 @@ def test_evaluations_survive_an_upgrade_from_0002_and_go_with_their_model(tmp_pa
         assert project.schema_report.before == "0002"
         with project.write() as s:
             s.execute(text("INSERT INTO evaluation (model_version_id, dataset, enhanced, ap, n_images, n_faces, "
-                           "curve, errors, created_at) VALUES (7, 'heldout', 0, 0.5, 3, 4, '{}', '{}', '2026-01-02')"))
+                           "curve, errors, created_at, dataset_fingerprint) VALUES (7, 'heldout', 0, 0.5, 3, 4, "
+                           "'{}', '{}', '2026-01-02', :fp)"), {"fp": "ab" * 32})
+        with project.read() as s:
+            assert s.execute(text("SELECT dataset_fingerprint FROM evaluation")).scalar() == "ab" * 32
         with project.write() as s:
             s.execute(text("DELETE FROM model_version WHERE id = 7"))
         with project.read() as s:

@@ -11,10 +11,19 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 
-from app.jobs.evaluate_job import EvaluateJob, LabelSet
-from app.store.boxes import create_box
+from app.jobs.evaluate_job import EvaluateJob, EvaluateWorker, LabelSet
+from app.store.boxes import boxes_of, create_box, move_box
 from app.store.detections import register_model
-from app.store.evaluations import HELDOUT, evaluations, experiment_table
+from app.store.evaluations import (
+    HELDOUT,
+    STALE_HELDOUT,
+    STALE_SETTINGS,
+    evaluations,
+    experiment_table,
+    heldout_fingerprint,
+    label_files_fingerprint,
+    record_evaluation,
+)
 from app.store.images import import_images, set_review_status, set_split
 from app.store.project import Project
 from app.store.queue import review_queue
@@ -108,6 +117,7 @@ def test_job_scores_like_srn_eval_stores_it_and_skips_the_corrupt_image(qtbot, l
     assert stored.ap == pytest.approx(expected.ap, abs=1e-12)
     assert (stored.n_images, stored.n_faces) == (3, expected.num_faces) == (3, 9)  # ignored faces not counted
     assert stored.enhanced is False and stored.enhance_settings is None
+    assert stored.dataset_fingerprint == heldout_fingerprint(project)  # the ground truth it was scored on
     assert 2 <= len(stored.curve["recall"]) <= 200
     assert stored.curve["recall"][-1] == pytest.approx(expected.curve.recall[-1])
 
@@ -168,11 +178,14 @@ def test_darkface_label_set_outside_the_project(qtbot, labelled, tmp_path, write
         det = detector.detect([_rgb(images / f"{stem}.png")])[0]
         truth[stem] = det.boxes.numpy()[:1].astype(np.float64)
         write_label(labels / f"{stem}.txt", truth[stem])
-    job = _job(project, model.id, LabelSet(labels, images))
+    label_set = LabelSet(labels, images)
+    job = _job(project, model.id, label_set)
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         job.start()
     assert job.wait(5_000)
-    [stored] = evaluations(project, dataset="labels:label")
+    [stored] = evaluations(project, dataset=label_set.dataset)
+    assert stored.dataset.startswith("labels:outside/label#")
+    assert stored.dataset_fingerprint == label_files_fingerprint(labels)
     preds = [tuple(a.numpy().astype(np.float64) for a in (d.boxes, d.scores)) for d in
              (detector.detect([_rgb(images / f"{s}.png")])[0] for s in ("1", "2"))]
     assert stored.ap == pytest.approx(evaluate_ap50([truth["1"], truth["2"]], preds).ap, abs=1e-12)
@@ -266,3 +279,115 @@ def _copy(path: str) -> Path:
     target = Path(path).with_name("fine_tuned.pth")
     shutil.copy(path, target)
     return target
+
+
+def _cells(view) -> list[tuple[str, str]]:
+    return [(view.table.item(r, 2).text(), view.table.item(r, 2).toolTip()) for r in range(view.table.rowCount())]
+
+
+def test_stale_cells_are_computed_again_after_review_or_enhancement_changes(qtbot, labelled):
+    from srn.enhance import MSRCRParams
+
+    project, ids, _, model = labelled
+    set_review_status(project, [ids["d.png"]], "in_progress")  # reviewed later, below
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.device = "cpu"
+    view.set_project(project)
+    done = []
+    view.evaluation_finished.connect(done.append)
+
+    def compute(n):
+        done.clear()
+        assert view.compute_missing() is not None
+        qtbot.waitUntil(lambda: len(done) == n and not view.is_running(), timeout=n * WAIT_MS)
+
+    compute(2)  # base raw, base enhanced (no fine-tuned model)
+    first = evaluations(project)
+    assert [(e.enhanced, e.n_images) for e in first] == [(False, 2), (True, 2)]  # a, b (c is corrupt)
+    assert [text for text, _ in _cells(view)[:2]] == [f"{e.ap:.4f}" for e in first]
+    assert view.missing_cells() == [] and not view.compute_button.isEnabled()
+
+    # review goes on: another val image is done -> both cells are stale, and say why
+    set_review_status(project, [ids["d.png"]], "done")
+    view.refresh()
+    assert [text for text, _ in _cells(view)[:2]] == ["missing", "missing"]
+    assert all(STALE_HELDOUT in tip for _, tip in _cells(view)[:2])
+    assert view.missing_cells() == [(model.id, False), (model.id, True)] and view.compute_button.isEnabled()
+    compute(2)
+    second = evaluations(project)[2:]
+    assert [(e.enhanced, e.n_images) for e in second] == [(False, 3), (True, 3)]
+    assert [r.evaluation.id for r in experiment_table(project)[:2]] == [e.id for e in second]
+
+    # a ground-truth box is edited: stale again
+    box = next(b for b in boxes_of(project, ids["a.png"]) if b.state == "accepted" and not b.ignore)
+    move_box(project, box.id, box.version, (box.x1 + 1, box.y1, box.x2, box.y2))
+    assert view.missing_cells() == [(model.id, False), (model.id, True)]
+    move_box(project, box.id, box.version + 1, box.xyxy)  # moved back: the ground truth it was scored on
+    assert view.missing_cells() == []
+
+    # other enhancement settings: only the enhanced cell is stale
+    view.enhance_params = lambda: MSRCRParams(alpha=100.0)
+    view.refresh()
+    assert _cells(view)[0][0] != "missing" and _cells(view)[1][0] == "missing"
+    assert STALE_SETTINGS in _cells(view)[1][1]
+    assert view.missing_cells() == [(model.id, True)]
+    compute(1)
+    third = evaluations(project)[-1]
+    assert third.enhanced and third.enhance_settings == MSRCRParams(alpha=100.0).to_dict()
+    assert experiment_table(project, view.enhance_settings())[1].evaluation.id == third.id
+    assert view.missing_cells() == [] and _cells(view)[1][0] == f"{third.ap:.4f}"
+    view.stop()
+
+
+def test_an_evaluation_ending_after_a_project_switch_stays_out_of_the_new_project(qtbot, labelled, tmp_path,
+                                                                                   monkeypatch):
+    project, _, _, model = labelled
+    other = Project.create(tmp_path / "other.db")
+    try:
+        other_model = register_model(other, "other base", model.checkpoint_path)
+        mine = record_evaluation(other, other_model.id, HELDOUT, ap=0.25, n_images=1, n_faces=1,
+                                 dataset_fingerprint=heldout_fingerprint(other))
+        view = EvaluationView()
+        qtbot.addWidget(view)
+        view.device = "cpu"
+        view.set_project(project)
+        finished = []
+        view.evaluation_finished.connect(finished.append)
+
+        # A cancel that comes too late: the job stores into the old project after the switch.
+        job = view.run()
+        assert job is not None and job.project is project
+        job.cancel = lambda: None
+        view.set_project(other)
+        assert not view.is_running() and view.run_button.isEnabled()  # the new project is free to run
+        with qtbot.waitSignal(job.finished, timeout=WAIT_MS) as blocker:
+            pass
+        stored_id = blocker.args[0]
+        assert [e.id for e in evaluations(project)] == [stored_id] == [mine.id]  # the ids of two projects collide
+        assert not finished and view.current_evaluation_id() is None and view.curves == {}
+        assert [view.evaluation_list.item(i).data(Qt.ItemDataRole.UserRole)
+                for i in range(view.evaluation_list.count())] == [mine.id]
+        assert view.evaluation_list.item(0).text().startswith("other base")
+        log = view.log.toPlainText()
+        assert "Skipped" not in log and "Stored" not in log and "Model loaded" not in log
+        assert view.progress_bar.maximum() == 1 and not view.is_running()
+        with qtbot.waitSignal(job.destroyed, timeout=5_000):  # cleaned up
+            pass
+
+        # A cancel in time (the model loads only after the switch): the job's "cancelled" does not
+        # touch the new project's view either.
+        gate, load = threading.Event(), EvaluateWorker._load
+        monkeypatch.setattr(EvaluateWorker, "_load",
+                            lambda worker, path: gate.wait(WAIT_MS / 1000) and load(worker, path))
+        view.set_project(project)
+        job = view.run()
+        view.set_project(other)
+        gate.set()
+        with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
+            pass
+        assert "Cancelled; nothing stored" not in view.log.toPlainText()
+        assert len(evaluations(project)) == 1 and not finished
+        assert view.stop()
+    finally:
+        other.close()

@@ -24,8 +24,10 @@ from app.store.detections import model_versions
 from app.store.evaluations import (
     HELDOUT,
     GroundTruthImage,
+    ground_truth_fingerprint,
     heldout_ground_truth,
     image_ids_for_paths,
+    label_files_fingerprint,
     labels_dataset,
     record_evaluation,
 )
@@ -177,10 +179,14 @@ class EvaluateWorker(CancellableWorker):
             self.failed.emit(f"Evaluation failed: no model version with id {self._model_version_id}")
             return
         try:
+            # The fingerprint is of the ground truth read here, not of the set when the result is
+            # stored: review may go on while the model runs (minutes), and then the result is stale.
             if self._dataset == HELDOUT:
                 gt, key = heldout_ground_truth(self._project), HELDOUT
+                fingerprint = ground_truth_fingerprint(gt)
             else:
                 gt, key = label_set_ground_truth(self._project, self._dataset), self._dataset.dataset
+                fingerprint = label_files_fingerprint(self._dataset.labels)
         except Exception as exc:  # noqa: BLE001 - FormatError (file:line), missing folder, ...
             self.failed.emit(f"Cannot read the labelled set: {exc}")
             return
@@ -206,7 +212,7 @@ class EvaluateWorker(CancellableWorker):
             precision=result.curve.precision, recall=result.curve.recall, thresholds=result.curve.thresholds,
             enhanced=self._enhance is not None,
             enhance_settings=self._enhance.to_dict() if self._enhance is not None else None,
-            errors={**scored.errors, "skipped": skipped})
+            errors={**scored.errors, "skipped": skipped}, dataset_fingerprint=fingerprint)
         self.finished.emit(stored.id)
 
     def _load(self, checkpoint: Path):
@@ -285,6 +291,8 @@ class EvaluateJob(WorkerThreadJob):
             raise ValueError(f"dataset must be {HELDOUT!r} or a LabelSet, got {dataset!r}")
         if isinstance(dataset, LabelSet):
             dataset.resolved_format()  # a bad format name fails here, in the caller
+        self.project = project
+        """The project the evaluation reads and stores into (the view may have moved on to another)."""
         self.model_version_id = int(model_version_id)
         self.dataset = dataset
         self.enhanced = enhance is not None

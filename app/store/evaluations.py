@@ -6,16 +6,30 @@ and its mistakes, so the Evaluation view and the experiment table come from the 
 re-running the detector whenever they open.
 
 Datasets are string keys: ``"heldout"`` is the project's ``val`` split (reviewed images only, see
-``heldout_ground_truth``); ``"labels:<file name>"`` an imported label file or folder.
+``heldout_ground_truth``); ``"labels:<parent>/<name>#<hash>"`` an imported label file or folder
+(``labels_dataset``: every DARK FACE label folder is called ``label``, so the key carries a hash
+of the resolved path).
+
+Each evaluation stores the fingerprint of the ground truth it was scored against
+(``dataset_fingerprint``, sha256 hex): for the held-out set, of its images and their
+ground-truth boxes (``ground_truth_fingerprint``); for an imported label set, of the label files'
+contents (``label_files_fingerprint``).
 
 The experiment table is the product's headline result (DARK FACE: base model on raw night images,
 the same model on MSRCR images, the model fine-tuned on MSRCR images): ``experiment_table``
-fills it from the newest held-out evaluation of each cell and says which cells are missing.
+fills it from the newest held-out evaluation of each cell and says which cells are missing. A
+cell whose evaluation was scored on another held-out set (review went on: more ``val`` images
+done, boxes edited) or, for enhanced rows, with other enhancement settings is stale: missing,
+with the reason, so "Compute missing" scores it again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,25 +52,115 @@ GROUND_TRUTH_STATES = ("accepted",)
 """Box states that are ground truth: accepted boxes of any source (human, imported, accepted model)."""
 
 
+_KEY_HASH_CHARS = 10
+_KEY_PART_CHARS = 120
+"""The readable parts of a label-set key are cut to this many characters (the column holds 300)."""
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
 def labels_dataset(path: str | Path) -> str:
-    """The dataset key of an imported label file or folder: ``"labels:<file name>"``."""
-    name = Path(path).name
+    """The dataset key of an imported label file or folder: ``"labels:<parent>/<name>#<hash>"``.
+
+    ``<hash>`` is the start of the sha256 of the resolved path, so two DARK FACE ``label`` folders
+    (or two ``wider_face_val_bbx_gt.txt`` files) are different datasets; ``<parent>/<name>`` keeps
+    the key readable (``dataset_title``). The same set under another spelling of its path
+    (relative, ``..``, a symbolic link) gets the same key.
+    """
+    resolved = Path(path).expanduser().resolve()
+    name = resolved.name
     if not name:
         raise StoreError(f"{path}: a label file or folder has no name to key the dataset by")
-    return LABELS_PREFIX + name
+    digest = hashlib.sha256(os.path.normcase(str(resolved)).encode("utf-8", "surrogateescape")).hexdigest()
+    parent = resolved.parent.name[:_KEY_PART_CHARS]
+    return f"{LABELS_PREFIX}{parent}/{name[:_KEY_PART_CHARS]}#{digest[:_KEY_HASH_CHARS]}"
 
 
 def _check_dataset(dataset: str) -> None:
     if dataset == HELDOUT or (dataset.startswith(LABELS_PREFIX) and len(dataset) > len(LABELS_PREFIX)):
         return
-    raise StoreError(f"dataset must be {HELDOUT!r} or 'labels:<file name>', got {dataset!r}")
+    raise StoreError(f"dataset must be {HELDOUT!r} or a label set's key (labels_dataset), got {dataset!r}")
 
 
 def dataset_title(dataset: str) -> str:
-    """How the view names a dataset key."""
+    """How the view names a dataset key: ``"label (…/night_test) #1a2b3c"`` for a label set."""
     if dataset == HELDOUT:
         return f"held-out set ({HELDOUT_SPLIT} split)"
-    return dataset[len(LABELS_PREFIX):] if dataset.startswith(LABELS_PREFIX) else dataset
+    if not dataset.startswith(LABELS_PREFIX):
+        return dataset
+    rest = dataset[len(LABELS_PREFIX):]
+    where, sep, digest = rest.rpartition("#")
+    if not sep or "/" not in where or not re.fullmatch(r"[0-9a-f]+", digest):
+        return rest  # an older key: "labels:<file name>"
+    parent, name = where.split("/", 1)
+    return f"{name} (…/{parent}) #{digest[:6]}" if parent else f"{name} #{digest[:6]}"
+
+
+# -- fingerprints of the ground truth ----------------------------------------------------------
+
+def _box_key(x1, y1, x2, y2, ignore) -> str:
+    return f"{float(x1)!r},{float(y1)!r},{float(x2)!r},{float(y2)!r},{int(bool(ignore))}"
+
+
+def _fingerprint_of(per_image: dict[int, list[str]]) -> str:
+    h = hashlib.sha256()
+    for image_id in sorted(per_image):
+        h.update(f"{image_id}:{';'.join(sorted(per_image[image_id]))}\n".encode())
+    return h.hexdigest()
+
+
+def ground_truth_fingerprint(images) -> str:
+    """sha256 hex of held-out ground truth (``GroundTruthImage``s with image ids): the sorted image
+    ids, each with its boxes' ``x1 y1 x2 y2`` and ignore flag (box order and box ids do not count).
+
+    Equal to ``heldout_fingerprint(project)`` for ``heldout_ground_truth(project)``.
+    """
+    per: dict[int, list[str]] = {}
+    for g in images:
+        if g.image_id is None:
+            raise StoreError(f"{g.path}: a held-out image needs its image id to be fingerprinted")
+        boxes = np.asarray(g.boxes, dtype=np.float64).reshape(-1, 4)
+        per[int(g.image_id)] = [_box_key(*b, not k) for b, k in zip(boxes.tolist(), np.asarray(g.keep).tolist())]
+    return _fingerprint_of(per)
+
+
+def heldout_fingerprint(project: Project) -> str:
+    """The fingerprint (``ground_truth_fingerprint``) of the held-out set as it is now: one query."""
+    with project.read() as s:
+        rows = s.execute(select(Image.id, Box.x1, Box.y1, Box.x2, Box.y2, Box.ignore)
+                         .select_from(Image)
+                         .outerjoin(Box, (Box.image_id == Image.id) & Box.state.in_(GROUND_TRUTH_STATES))
+                         .where(Image.split == HELDOUT_SPLIT, Image.status == "done")).all()
+    per: dict[int, list[str]] = defaultdict(list)
+    for r in rows:
+        boxes = per[r[0]]  # an image without faces still counts (every detection on it is wrong)
+        if r.x1 is not None:
+            boxes.append(_box_key(r.x1, r.y1, r.x2, r.y2, r.ignore))
+    return _fingerprint_of(per)
+
+
+def label_files_fingerprint(path: str | Path) -> str:
+    """sha256 hex of an imported label set's files: a WIDER FACE ground-truth file's bytes, or the
+    name and bytes of every ``*.txt`` label of a DARK FACE folder (hidden files left out, as
+    ``srn.formats.darkface`` does), sorted by name. The content, not the modification time: a
+    copied or touched set keeps its fingerprint, an edited one does not."""
+    path = Path(path)
+    h = hashlib.sha256()
+    if path.is_dir():
+        files = sorted((p for p in path.glob("*.txt") if p.is_file() and not p.name.startswith(".")),
+                       key=lambda p: p.name)
+        for p in files:
+            h.update(p.name.encode("utf-8", "surrogateescape") + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    else:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _canonical_settings(settings) -> object:
+    """Enhancement settings in a comparable form (tuples and lists alike, as JSON stores them)."""
+    if settings is not None and hasattr(settings, "to_dict"):
+        settings = settings.to_dict()
+    return None if settings is None else json.loads(json.dumps(settings, sort_keys=True))
 
 
 # -- curves and JSON ---------------------------------------------------------------------------
@@ -102,6 +206,8 @@ class EvaluationData:
     curve: dict
     errors: dict
     created_at: datetime
+    dataset_fingerprint: str | None
+    """sha256 hex of the ground truth scored (module docstring); None when unknown."""
 
     @classmethod
     def from_row(cls, row: Evaluation) -> EvaluationData:
@@ -143,14 +249,22 @@ def _check_error_entries(kind: str, entries) -> list[dict]:
 
 def record_evaluation(project: Project, model_version_id: int, dataset: str, *, ap: float | None, n_images: int,
                       n_faces: int, precision=(), recall=(), thresholds=None, enhanced: bool = False,
-                      enhance_settings: dict | None = None, errors: dict | None = None) -> EvaluationData:
+                      enhance_settings: dict | None = None, errors: dict | None = None,
+                      dataset_fingerprint: str | None = None) -> EvaluationData:
     """Store one evaluation (one transaction); the curve is cut to ``MAX_CURVE_POINTS`` points.
+
+    ``dataset_fingerprint``: sha256 hex of the ground truth that was scored
+    (``ground_truth_fingerprint`` of the held-out images read, ``label_files_fingerprint`` of a
+    label set); the experiment table counts a held-out evaluation without it, or with another one
+    than the held-out set's now, as stale.
 
     ``errors``: ``{"threshold": t, "false_positives": [...], "missed": [...], "skipped": [...]}``,
     each entry ``{"image_id", "path", "box": [x1, y1, x2, y2], "score"}`` (skipped: ``image_id``,
     ``path``, ``message``).
     """
     _check_dataset(dataset)
+    if dataset_fingerprint is not None and not _FINGERPRINT.fullmatch(dataset_fingerprint):
+        raise StoreError(f"dataset_fingerprint must be 64 lowercase hex digits (sha256), got {dataset_fingerprint!r}")
     if ap is not None and not math.isfinite(ap):
         ap = None  # no faces to score: AP is undefined (srn.eval gives NaN)
     if n_images < 0 or n_faces < 0:
@@ -174,7 +288,7 @@ def record_evaluation(project: Project, model_version_id: int, dataset: str, *, 
         row = Evaluation(model_version_id=model_version_id, dataset=dataset, enhanced=bool(enhanced),
                          enhance_settings=enhance_settings if enhanced else None,
                          ap=None if ap is None else float(ap), n_images=int(n_images), n_faces=int(n_faces),
-                         curve=curve, errors=stored_errors)
+                         curve=curve, errors=stored_errors, dataset_fingerprint=dataset_fingerprint)
         s.add(row)
         s.flush()
         return EvaluationData.from_row(row)
@@ -288,7 +402,9 @@ class ExperimentRow:
     enhanced: bool
     evaluation: EvaluationData | None
     reason: str = ""
-    """Why the cell is missing (no such model yet, not evaluated yet); empty when it is filled."""
+    """Why the cell is missing (no such model yet, not evaluated yet, stale); empty when it is filled."""
+    stale: EvaluationData | None = None
+    """The cell's newest evaluation when it no longer counts (other held-out set or settings)."""
 
     @property
     def missing(self) -> bool:
@@ -348,10 +464,37 @@ def experiment_models(project: Project) -> tuple[ModelVersionData | None, ModelV
     return base, _newest(_descendants(models, base.id))
 
 
-def experiment_table(project: Project) -> list[ExperimentRow]:
-    """The three rows of the experiment table from the newest held-out evaluation of each cell."""
+STALE_HELDOUT = "held-out set changed since it was scored"
+STALE_UNKNOWN_HELDOUT = "not known which held-out set it was scored on"
+STALE_SETTINGS = "scored with other enhancement settings"
+
+
+def _stale_reason(e: EvaluationData, fingerprint: str, settings) -> str:
+    if e.dataset_fingerprint is None:
+        return STALE_UNKNOWN_HELDOUT
+    if e.dataset_fingerprint != fingerprint:
+        return STALE_HELDOUT
+    if e.enhanced and settings is not None and _canonical_settings(e.enhance_settings) != settings:
+        return STALE_SETTINGS
+    return ""
+
+
+def experiment_table(project: Project, enhance_settings: dict | None = None) -> list[ExperimentRow]:
+    """The three rows of the experiment table from the newest held-out evaluation of each cell.
+
+    The newest evaluation of a cell is stale, and the cell missing with the reason, when it was
+    scored on another held-out set than the one now (``heldout_fingerprint``: images marked done
+    in the ``val`` split or taken out of it, ground-truth boxes edited) or, when
+    ``enhance_settings`` (the enhancement the view evaluates with, a dict as ``record_evaluation``
+    stores it or parameters with ``to_dict()``) is given, for an enhanced row, with other settings.
+    The cell shows the newest evaluation that still counts: an older one scored on exactly the
+    current held-out set with the current settings (e.g. after the settings went back) needs no
+    recomputing. When none counts, the reason is the newest evaluation's.
+    """
     base, tuned = experiment_models(project)
     held = evaluations(project, dataset=HELDOUT)
+    fingerprint = heldout_fingerprint(project) if held else ""
+    settings = _canonical_settings(enhance_settings)
     rows = []
     for key, label, which, enhanced in EXPERIMENT_ROWS:
         model = base if which == "base" else tuned
@@ -360,8 +503,15 @@ def experiment_table(project: Project) -> list[ExperimentRow]:
             rows.append(ExperimentRow(key, label, None, enhanced, None, reason))
             continue
         found = [e for e in held if e.model_version_id == model.id and e.enhanced == enhanced]
-        evaluation = found[-1] if found else None
-        rows.append(ExperimentRow(key, label, model, enhanced, evaluation,
-                                  "" if evaluation else f"{model.name} not evaluated on the held-out set "
-                                  f"{'with' if enhanced else 'without'} enhancement yet"))
+        if not found:
+            rows.append(ExperimentRow(key, label, model, enhanced, None,
+                                      f"{model.name} not evaluated on the held-out set "
+                                      f"{'with' if enhanced else 'without'} enhancement yet"))
+            continue
+        current = next((e for e in reversed(found) if not _stale_reason(e, fingerprint, settings)), None)
+        if current is not None:
+            rows.append(ExperimentRow(key, label, model, enhanced, current))
+        else:
+            rows.append(ExperimentRow(key, label, model, enhanced, None,
+                                      _stale_reason(found[-1], fingerprint, settings), stale=found[-1]))
     return rows

@@ -222,7 +222,8 @@ class Evaluation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id", ondelete="CASCADE"))
     dataset: Mapped[str] = mapped_column(String(300))
-    """``"heldout"`` (the project's ``val`` split) or ``"labels:<file name>"`` (an imported labelled set)."""
+    """``"heldout"`` (the project's ``val`` split) or ``"labels:<parent>/<name>#<hash>"`` (an imported
+    labelled set)."""
     enhanced: Mapped[bool] = mapped_column(Boolean, default=False)
     enhance_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ap: Mapped[float | None] = mapped_column(Float)
@@ -234,3 +235,6 @@ class Evaluation(Base):
     errors: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """``{"threshold": t, "false_positives": [...], "missed": [...], "skipped": [...]}``."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dataset_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """sha256 hex of the ground truth scored (``app.store.evaluations``); the experiment table
+    counts a held-out evaluation as stale when it differs from the held-out set's now."""

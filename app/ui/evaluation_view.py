@@ -5,8 +5,9 @@ its image folder) and raw or enhanced input, then Run: an ``EvaluateJob`` (its o
 detects, scores AP@0.5 and stores the evaluation. Stored evaluations are listed with check boxes;
 the checked ones are drawn as PR curves. The experiment table (base raw / base enhanced /
 fine-tuned enhanced, held-out set) fills itself from the store, and "Compute missing" runs the
-evaluations it lacks. The error browser lists the false positives and missed faces of the
-current evaluation; activating one emits ``open_location(image_id, box)``.
+evaluations it lacks (none yet, or scored on another held-out set or with other enhancement
+settings than the current ones). The error browser lists the false positives and missed faces of
+the current evaluation; activating one emits ``open_location(image_id, box)``.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class EvaluationView(QWidget):
         super().__init__(parent)
         self._project: Project | None = None
         self._job: EvaluateJob | None = None
+        self._detached: list[EvaluateJob] = []
+        """Jobs of a project the view has left: cancelled, their end signals only clean them up."""
         self._queue: list[tuple[int, bool]] = []  # (model id, enhanced) still to compute for the table
         self._models: dict[int, ModelVersionData] = {}
         self._evaluations: dict[int, EvaluationData] = {}
@@ -205,10 +208,20 @@ class EvaluationView(QWidget):
 
     # -- wiring from the window ----------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
-        """Show ``project``'s models and evaluations; a run on the previous project is cancelled."""
-        if self._job is not None and project is not self._project:
+        """Show ``project``'s models and evaluations; a run on the previous project is cancelled.
+
+        The cancelled job is not waited for (it stops after the image in progress): it is detached,
+        and nothing it reports (progress, its stored evaluation if it was already storing) reaches
+        this project's view.
+        """
+        if self._job is not None and project is not self._job.project:
             self._queue = []
-            self._job.cancel()
+            job, self._job = self._job, None
+            job.cancel()
+            self._detached.append(job)
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+            self._log("Cancelled the evaluation of the previous project.")
         self._project = project
         self._checked = set()
         self.refresh_models()
@@ -235,9 +248,14 @@ class EvaluationView(QWidget):
         self._update_buttons()
 
     def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel and wait for a running evaluation (the window calls this when it closes)."""
+        """Cancel and wait for a running evaluation, and for those of projects the view left (the
+        window calls this when it closes)."""
         self._queue = []
-        return self._job.stop(timeout_ms) if self._job is not None else True
+        ok = True
+        for job in [*self._detached, self._job]:
+            if job is not None:
+                ok = job.stop(timeout_ms) and ok
+        return ok
 
     # -- pickers -------------------------------------------------------------------------------
     def selected_model_id(self) -> int | None:
@@ -288,6 +306,15 @@ class EvaluationView(QWidget):
             params = MSRCRParams()
         return params
 
+    def enhance_settings(self) -> dict:
+        """The enhancement settings an enhanced evaluation would store now (``to_dict()``): an
+        enhanced cell of the experiment table scored with others is stale."""
+        params = self._enhancement(True)
+        return params.to_dict() if hasattr(params, "to_dict") else dict(params)
+
+    def _experiment_table(self):
+        return experiment_table(self._project, self.enhance_settings()) if self._project is not None else []
+
     # -- running -------------------------------------------------------------------------------
     def run(self) -> EvaluateJob | None:
         """Evaluate the chosen model on the chosen set and input; returns the job (or None)."""
@@ -302,9 +329,11 @@ class EvaluationView(QWidget):
     def _start(self, model_id: int, dataset, enhanced: bool) -> EvaluateJob:
         job = EvaluateJob(self._project, model_id, dataset, self._enhancement(enhanced), self.device,
                           inference=self.inference, parent=QCoreApplication.instance())
+        # Bound methods, not lambdas: they are disconnected when the view goes; each slot asks
+        # ``_from_detached()`` whether the signal comes from a job of a project the view left.
         job.progress.connect(self._on_progress)
-        job.image_failed.connect(lambda path, message: self._log(f"Skipped {message}"))
-        job.device_ready.connect(lambda name: self._log(f"Model loaded on {name}"))
+        job.image_failed.connect(self._on_image_failed)
+        job.device_ready.connect(self._on_device_ready)
         job.finished.connect(self._on_finished)
         job.cancelled.connect(self._on_cancelled)
         job.failed.connect(self._on_failed)
@@ -318,10 +347,9 @@ class EvaluationView(QWidget):
         return job
 
     def missing_cells(self) -> list[tuple[int, bool]]:
-        """``(model id, enhanced)`` of the experiment cells that have a model but no evaluation."""
-        if self._project is None:
-            return []
-        return [(row.model_version_id, row.enhanced) for row in experiment_table(self._project)
+        """``(model id, enhanced)`` of the experiment cells that have a model but no current
+        evaluation (none yet, or scored on another held-out set or with other enhancement settings)."""
+        return [(row.model_version_id, row.enhanced) for row in self._experiment_table()
                 if row.missing and row.model is not None]
 
     def compute_missing(self) -> EvaluateJob | None:
@@ -360,13 +388,44 @@ class EvaluationView(QWidget):
             self.redetect_requested.emit(model_id)
 
     # -- job signals ---------------------------------------------------------------------------
+    def _from_detached(self) -> bool:
+        """Whether the signal being handled comes from a job of a project the view has left; its
+        end signals only clean it up (its project is no longer shown, and evaluation ids of two
+        projects collide)."""
+        sender = self.sender()
+        return sender is not None and sender is not self._job and sender in self._detached
+
+    def _end_detached(self) -> bool:
+        """Clean up a detached job that ended; True when the signal was one (and is handled)."""
+        if not self._from_detached():
+            return False
+        job = self.sender()
+        self._detached.remove(job)
+        job.wait(5_000)
+        job.deleteLater()
+        if job.project is self._project and self._project is not None:
+            self.refresh()  # back on its project (A -> B -> A): list what it stored, select nothing
+        return True
+
+    def _on_image_failed(self, path: str, message: str) -> None:
+        if not self._from_detached():
+            self._log(f"Skipped {message}")
+
+    def _on_device_ready(self, name: str) -> None:
+        if not self._from_detached():
+            self._log(f"Model loaded on {name}")
+
     def _on_progress(self, done: int, total: int, eta: float) -> None:
+        if self._from_detached():
+            return
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done if total else 1)
         left = format_eta(eta)
         self.progress_bar.setFormat(f"{done}/{total} (%p %)" + (f" — {left} left" if left and done < total else ""))
 
     def _on_finished(self, evaluation_id: int) -> None:
+        if self._end_detached():
+            return
         self._end_job()
         self._checked.add(evaluation_id)
         self.refresh()
@@ -378,10 +437,14 @@ class EvaluationView(QWidget):
         self._next_in_queue()
 
     def _on_cancelled(self) -> None:
+        if self._end_detached():
+            return
         self._log("Cancelled; nothing stored.")
         self._end_job()
 
     def _on_failed(self, message: str) -> None:
+        if self._end_detached():
+            return
         self._queue = []
         self._log(message)
         self._end_job()
@@ -501,17 +564,20 @@ class EvaluationView(QWidget):
 
     # -- the experiment table ------------------------------------------------------------------
     def _refresh_table(self) -> None:
-        rows = experiment_table(self._project) if self._project is not None else []
+        rows = self._experiment_table()
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             e = row.evaluation
             cells = (row.label, row.model.name if row.model is not None else "—",
                      "missing" if e is None else _fmt_ap(e.ap),
                      "" if e is None else str(e.n_images), "" if e is None else str(e.n_faces))
+            tip = row.reason
+            if row.stale is not None:
+                tip += f" (was AP {_fmt_ap(row.stale.ap)}; Compute missing scores it again)"
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if e is None and row.reason:
-                    item.setToolTip(row.reason)
+                if e is None and tip:
+                    item.setToolTip(tip)
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
 

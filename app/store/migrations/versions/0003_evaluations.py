@@ -1,4 +1,5 @@
-"""Evaluations: AP@0.5, PR curve and errors of a model version on a labelled set.
+"""Evaluations: AP@0.5, PR curve and errors of a model version on a labelled set, with the
+fingerprint of the ground truth scored (``dataset_fingerprint``).
 
 Revision ID: 0003
 Revises: 0002
@@ -30,6 +31,7 @@ def upgrade() -> None:
         sa.Column("curve", sa.JSON(), nullable=False),
         sa.Column("errors", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("dataset_fingerprint", sa.String(64), nullable=True),
         sa.ForeignKeyConstraint(["model_version_id"], ["model_version.id"],
                                 name=op.f("fk_evaluation_model_version_id_model_version"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation")),
