@@ -20,7 +20,7 @@ from app.store.models import Image, ModelVersion, TrainingRun
 from app.store.training import (
     ensure_validation_split,
     finish_training_run,
-    in_review_count,
+    held_out_in_review_count,
     mark_training_run,
     split_counts,
     split_hash,
@@ -85,6 +85,40 @@ def test_split_is_deterministic_and_fixed_across_calls(tmp_path, write_images):
     finally:
         for p in projects:
             p.close()
+
+
+def test_images_trained_on_while_in_review_are_never_held_out_later(tmp_path, write_images):
+    """The leak: labelled images still in review trained without a split; once done, about one in
+    five became held out although earlier models had trained on them."""
+    from app.store import create_box, set_review_status
+
+    folder = tmp_path / "images"
+    names = [f"img_{i:02d}.png" for i in range(30)]
+    write_images(folder, names)
+    with Project.create(tmp_path / "p.db", roots=[folder]) as p:
+        import_images(p, folder)
+        with p.read() as s:
+            ids = {rel: image_id for image_id, rel in s.query(Image.id, Image.rel_path)}
+        for name in names:  # every image has a face drawn: labelled
+            create_box(p, ids[name], (10, 10, 40, 40))
+        set_review_status(p, [ids[n] for n in names[:5]], "done")
+        set_review_status(p, [ids[n] for n in names[5:]], "in_progress")  # 25 labelled, still in review
+
+        ensure_validation_split(p)
+        first = export_training_set(p, tmp_path / "run1")
+        trained = set(_by_stem(read_manifest(first.train)))
+        assert len(trained) >= 15  # most in-review images train in the first run
+        held_out_first = {Path(n).stem for n, sp in _splits(p).items() if sp == "val"}
+        assert held_out_first and not held_out_first & trained
+        assert any(h < 0.2 for h in (split_hash(n) for n in names[5:])), "some in-review path hashes below 0.2"
+
+        set_review_status(p, list(ids.values()), "done")
+        ensure_validation_split(p)
+        second = export_training_set(p, tmp_path / "run2")
+        scored = set(_by_stem(read_manifest(second.val)))
+        assert not scored & trained, f"held out now but trained on in run 1: {sorted(scored & trained)}"
+        assert scored == held_out_first  # the held-out images, all scored now that they are done
+        assert set(_by_stem(read_manifest(second.train))) == trained
 
 
 def test_small_project_gets_one_held_out_image(tmp_path, write_images):
@@ -160,15 +194,20 @@ def test_export_matches_the_store(tp, tmp_path):
     split = ensure_validation_split(p)
     splits = {Path(rel).stem: sp for rel, sp in _splits(p).items()}
     labelled, done = {"1", "2", "3", "4", "5", "6", "8"}, {"1", "2", "3", "5"}
-    # only finished images are split (a held-out image must be fully labelled); 4, 6, 8 are in review
-    assert {k for k, v in splits.items() if v} == done and split.train + split.val == 4 and split.val >= 1
-    assert split_counts(p) == {"train": split.train, "val": split.val} and in_review_count(p) == 3
+    # every labelled image is split, finished or in review (4, 6, 8): trained on once, never held out later
+    assert {k for k, v in splits.items() if v} == labelled and split.train + split.val == 7
+    expected_val = {k for k in labelled if split_hash(f"{k}.png") < 0.2}
+    assert expected_val == {"4"}, "the fixture's paths: only 4 (in review) hashes below 0.2"
+    # ...so the finished image with the smallest hash is held out too: there is a held-out set to score
+    assert {k for k, v in splits.items() if v == "val"} == {"4", min(done, key=lambda k: split_hash(f"{k}.png"))}
+    assert split_counts(p) == {"train": split.train, "val": split.val} == {"train": 5, "val": 2}
+    assert held_out_in_review_count(p) == 1
 
     export = export_training_set(p, tmp_path / "out", pseudo={"threshold": 0.8, "weight": 0.4})
     train = _by_stem(read_manifest(export.train))
     val = _by_stem(read_manifest(export.val)) if export.val else {}
-    assert set(train) == {k for k in labelled if splits[k] != "val"}  # in-review images train
-    assert set(val) == {k for k in done if splits[k] == "val"}
+    assert set(train) == {k for k in labelled if splits[k] == "train"}  # in-review images of train train
+    assert set(val) == {k for k in done if splits[k] == "val"} == {"1"}  # 4 (in review): neither trained nor scored
     both = {**train, **val}
     from app.store import boxes_of
 

@@ -14,9 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.jobs.train_job import TrainJob, TrainJobError, estimate_seconds, runs_root
+from app.jobs import train_job
+from app.jobs.train_job import (
+    TrainJob,
+    TrainJobError,
+    estimate_seconds,
+    new_session_supported,
+    runs_root,
+    train_command,
+)
 from app.store import model_versions, project_stats
-from app.store.training import get_training_run, start_training_run, training_runs
+from app.store.training import ensure_validation_split, get_training_run, start_training_run, training_runs
 from app.ui.finetune_dialog import LOAD_WEIGHTS, FineTuneDialog
 from app.ui.training_panel import LOSS_TERMS, TrainingPanel
 from tests.training_fixtures import tiny_checkpoint
@@ -52,7 +60,8 @@ def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
     qtbot.addWidget(dialog)
     assert dialog.base_combo.currentText() == "tiny base" and dialog.base()[1] == tp.base_id
     text = dialog.data_label.text()
-    assert "4 newly finished" in text and "3 labelled image(s) still in review" in text  # split at start
+    assert text.startswith("0 labelled training images, 0 held out for evaluation (fixed)")
+    assert "7 newly labelled image(s) get a split" in text  # every labelled image, done or in review
     assert "1 unreviewed" in dialog.pseudo_check.text()
     assert dialog.enhance_check.isEnabled() and dialog.enhance_check.isChecked()
     assert "rough guess" in dialog.estimate_label.text()
@@ -86,6 +95,15 @@ def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
                               channels=16)
     assert scaled.source == "scaled" and scaled.images_per_s == pytest.approx(1.0)
     assert scaled.seconds > est.seconds
+
+    # Once split (a run started): 4 (in review) hashes into the held-out set, 1 (done) is held out to
+    # have one to score; the dialog says which held-out images are scored only once done.
+    ensure_validation_split(tp.project)
+    split = FineTuneDialog(tp.project)
+    qtbot.addWidget(split)
+    assert split.data_label.text() == ("5 labelled training images, 2 held out for evaluation "
+                                       "(fixed; 1 of them still in review, scored once done)")
+    assert (split.labelled_train_images(), split.scored_held_out_images()) == (5, 1)
 
 
 def test_full_loop_registers_a_model_with_lineage_and_metrics(qtbot, panel, tp):
@@ -122,9 +140,10 @@ def test_full_loop_registers_a_model_with_lineage_and_metrics(qtbot, panel, tp):
     assert meta["metrics"]["val_ap50"] == version.metrics["val_ap50"]
     assert {s["type"] for s in meta["training_data"]["sources"]} == {"manifest"}
     assert meta["enhancement"] == enhance and any((runs_root(tp.project) / ".enhance-cache").rglob("*.png"))
-    assert meta["training_data"]["images"] == 7 - version.metrics["val_images"] + 1  # train + 1 pseudo image
-
     run = get_training_run(tp.project, run_id)
+    # 7 labelled: 5 train, 2 held out of which 1 is done (scored) and 1 in review (neither); + 1 pseudo image
+    assert run.config["split"] == {"train": 5, "val": 2} and version.metrics["val_images"] == 1
+    assert meta["training_data"]["images"] == run.config["export"]["train"]["images"] + 1 == 5 + 1
     assert run.status == "finished" and run.finished_at >= run.started_at and run.model_version_id == model_id
     assert run.metrics["throughput"]["images_per_s"] > 0 and run.metrics["throughput"]["size"] == 128
     assert run.config["export"]["pseudo"]["images"] == 1 and run.config["export"]["train"]["images"] >= 1
@@ -198,3 +217,129 @@ def test_runs_that_cannot_start_say_why(qtbot, panel, tp, tmp_path):
     with pytest.raises(TrainJobError, match="last.pth: no checkpoint"):
         TrainJob(tp.project).resume(failed)
     json.dumps(settings(tp, 3))  # the settings the dialog hands over are JSON (stored in the run)
+
+
+# -- process groups, start errors, runs of a project no longer shown ------------------------------
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _alive(pid: int) -> bool:
+    """Running (not ended, not a zombie waiting for a parent that may never reap it)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return not _group_members(pgid)  # only zombies left, waiting for a parent that may never reap them
+
+
+@pytest.mark.skipif(not new_session_supported() or not Path("/proc/self/stat").is_file(),
+                    reason="needs QProcess.setUnixProcessParameters (Qt 6.6+) and /proc")
+def test_second_cancel_kills_torchrun_and_every_rank(qtbot, panel, tp, monkeypatch):
+    """Two DDP ranks on the CPU (gloo) under torchrun, as on a 2-GPU machine: the command works, and
+    a second Cancel leaves no process of the run behind (torchrun alone killed, ranks trained on)."""
+    monkeypatch.setattr(train_job, "resolve_device", lambda device: ("cpu", "cpu (2 ranks)", 2))
+    job = panel.start(settings(tp, 10_000, pseudo_labels=None))
+    assert job is not None
+    run = get_training_run(tp.project, job.run_id)
+    assert run.config["command"] == train_command(2, job.run_dir, ["--init", str(tp.base_checkpoint)])
+    with qtbot.waitSignal(job.progress, timeout=WAIT_MS):  # both ranks train (rank 0 reports)
+        pass
+    pgid = job.process_group()
+    assert pgid == job.process_id() == os.getpgid(pgid) != os.getpgid(0)  # a group of its own
+    tree = train_job.process_tree(pgid)
+    assert len(tree) >= 3  # torchrun and two ranks (each rank in a session of its own)
+    with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
+        panel.cancel()
+        job.cancel()  # the second request: kill
+    qtbot.waitUntil(lambda: _group_gone(pgid) and not any(map(_alive, tree)), timeout=30_000)
+    assert get_training_run(tp.project, run.id).status == "cancelled"
+    assert "killing the training process group" in Path(run.log_path).read_text()
+    assert panel.fine_tune_button.isEnabled() and panel.job() is None
+
+
+def test_a_start_that_fails_on_a_file_leaves_the_panel_usable(qtbot, panel, tp, tmp_path):
+    blocker = tmp_path / "not a folder"
+    blocker.write_text("a file where the runs folder should be")
+    panel.runs_folder = blocker / "runs"
+    assert panel.start(settings(tp, 3)) is None  # NotADirectoryError, not raised through the panel
+    assert panel.job() is None and not panel.is_running()
+    assert panel.fine_tune_button.isEnabled()
+    log = panel.log.toPlainText()
+    assert "Cannot start training" in log and str(blocker) in log
+    assert not list(tmp_path.rglob(".new-*")) and training_runs(tp.project) == []
+
+
+def test_a_launch_that_fails_after_the_log_opened_marks_the_run_failed(qtbot, panel, tp, monkeypatch):
+    def broken_env(extra):
+        raise OSError(28, "No space left on device", "/somewhere/env")
+
+    monkeypatch.setattr(train_job, "_python_env", broken_env)
+    assert panel.start(settings(tp, 3)) is None
+    assert panel.job() is None and panel.fine_tune_button.isEnabled()
+    (run,) = training_runs(tp.project)
+    assert run.status == "failed" and "/somewhere/env: No space left on device" in run.metrics["error"]
+    assert "/somewhere/env" in panel.log.toPlainText()
+    log = Path(run.config["run_dir"], "train.log").read_text()
+    assert "=== failed: cannot start training" in log
+    with pytest.raises(TrainJobError, match="No space left"):  # the job itself says so too, log closed
+        job = TrainJob(tp.project, settings(tp, 3))
+        try:
+            job.start()
+        finally:
+            assert job._log is None and not job.is_running()
+
+
+def test_stop_ends_a_run_of_a_project_no_longer_shown(qtbot, panel, tp):
+    job = panel.start(settings(tp, 10_000, pseudo_labels=None))
+    with qtbot.waitSignal(job.progress, timeout=WAIT_MS):
+        pass
+    run_id, pid = job.run_id, job.process_id()
+    panel.set_project(None)  # e.g. another project opened: the run goes on, not shown
+    assert panel.job() is None and panel.detached_jobs() == [job] and job.is_running()
+    assert panel.stop(WAIT_MS)
+    assert not job.is_running() and panel.detached_jobs() == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    run = get_training_run(tp.project, run_id)  # recorded in its own project by the job
+    assert run.status == "cancelled", run.metrics
+    assert run.metrics["resumable"] and (Path(run.config["run_dir"]) / "last.pth").is_file()
+    assert f"Training run {run_id} of {tp.project.path} cancelled" in panel.log.toPlainText()
+    assert "cancelled" not in panel.status_label.text()  # the panel's own slots were disconnected
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs /proc")
+def test_cancel_stops_torchrun_ranks_cleanly_with_a_resumable_checkpoint(qtbot, panel, tp, monkeypatch):
+    """One Cancel under torchrun: SIGTERM to torchrun only, which forwards it to each rank once (a
+    rank signalled twice would stop at once); rank 0 writes last.pth and every process ends."""
+    monkeypatch.setattr(train_job, "resolve_device", lambda device: ("cpu", "cpu (2 ranks)", 2))
+    job = panel.start(settings(tp, 10_000, pseudo_labels=None))
+    with qtbot.waitSignal(job.progress, timeout=WAIT_MS):
+        pass
+    tree = train_job.process_tree(job.process_id())
+    assert len(tree) >= 3
+    with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
+        panel.cancel()
+    qtbot.waitUntil(lambda: not any(map(_alive, tree)), timeout=30_000)
+    run = get_training_run(tp.project, job.run_id)
+    assert run.status == "cancelled" and run.metrics["resumable"], run.metrics
+    assert torch.load(Path(run.config["run_dir"]) / "last.pth", weights_only=True)["training_state"]["iteration"] >= 1

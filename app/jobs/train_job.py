@@ -30,14 +30,17 @@ import math
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from app.store.detections import model_versions
+from app.store.errors import StoreError
 from app.store.project import Project
 from app.store.training import (
     ensure_validation_split,
@@ -58,12 +61,110 @@ TAIL_LINES = 40
 ORPHANED = "the app that watched this run ended before the run did; its log is kept"
 
 
-def srn_command() -> list[str]:
+def _frozen(frozen: bool | None) -> bool:
+    return bool(getattr(sys, "frozen", False)) if frozen is None else bool(frozen)
+
+
+def srn_command(frozen: bool | None = None) -> list[str]:
     """How to start the ML command line: ``python -m srn``, or in a frozen (PyInstaller) app,
-    the app's own executable with ``srn`` as its first argument (``app.main`` hands it over)."""
-    if getattr(sys, "frozen", False):
+    the app's own executable with ``srn`` as its first argument (``app.main`` hands it over).
+    ``frozen``: whether the app is frozen (default: ``sys.frozen``)."""
+    if _frozen(frozen):
         return [sys.executable, "srn"]
     return [sys.executable, "-m", "srn"]
+
+
+def train_command(procs: int, run_dir: str | os.PathLike[str], extra: Sequence[str] = (),
+                  frozen: bool | None = None) -> list[str]:
+    """``[program, *arguments]`` of ``srn train`` for the run in ``run_dir`` (``extra``: e.g.
+    ``--init BASE`` or ``--resume LAST``).
+
+    Several processes (one DDP rank per GPU) run under ``python -m torch.distributed.run
+    --standalone --nproc_per_node N -m srn train ...``; a frozen app has no
+    ``torch.distributed.run``, so it always runs one process (``APP srn train ...``).
+    """
+    frozen = _frozen(frozen)
+    program, *args = srn_command(frozen)
+    run_dir = Path(run_dir)
+    args += ["train", "--out", str(run_dir), "--config", str(run_dir / CONFIG_FILE), *extra]
+    if int(procs) > 1 and not frozen:
+        args = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(int(procs)), *args]
+    return [program, *args]
+
+
+def new_session_supported() -> bool:
+    """Whether the training process can get a session (and process group) of its own: Qt 6.6+
+    ``QProcess.setUnixProcessParameters`` with ``CreateNewSession``, on a POSIX system. Then a
+    second Cancel kills the whole group (``torchrun`` and every rank, data-loader workers)."""
+    flags = getattr(QProcess, "UnixProcessFlag", None)
+    return (os.name == "posix" and hasattr(os, "killpg") and hasattr(QProcess, "setUnixProcessParameters")
+            and flags is not None and hasattr(flags, "CreateNewSession"))
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, whatever their session (Linux: ``/proc``; elsewhere psutil
+    where installed; otherwise ``pid`` alone)."""
+    children: dict[int, list[int]] = {}
+    proc = Path("/proc")
+    if (proc / "self" / "stat").is_file():
+        for stat in proc.glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+    else:
+        try:
+            import psutil
+
+            return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
+        except Exception:  # noqa: BLE001 - no psutil, or the process is gone
+            return [pid]
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if p not in tree:
+            tree.append(p)
+            todo.extend(children.get(p, []))
+    return tree
+
+
+def kill_process_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and all its descendants (POSIX); returns their ids.
+
+    ``torchrun`` starts each rank in a session of its own, so killing the training process's
+    group does not reach the ranks: the tree is stopped first (SIGSTOP, so that nothing forks
+    or is handed to init unseen), collected again until complete, then killed.
+    """
+    stopped: list[int] = []
+    for _ in range(20):
+        new = [p for p in process_tree(pid) if p not in stopped]
+        if not new:
+            break
+        for p in new:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except OSError:
+                pass  # gone already
+            stopped.append(p)
+    for p in stopped:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+    return stopped
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason naming the file or folder where there is one."""
+    if isinstance(exc, TrainJobError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        where = str(exc.filename) + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+        return f"{where}: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, (OSError, StoreError, ValueError)):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _is_srn_process(pid: int) -> bool:
@@ -291,7 +392,7 @@ class TrainJob(QObject):
 
     Exactly one of ``finished(run_id, model_version_id)``, ``failed(run_id, message)`` or
     ``cancelled(run_id)`` ends each process. Parent the job to the application (it outlives a
-    closed panel); ``stop()`` cancels and waits, for the window's close.
+    closed panel); ``stop()`` stops it gracefully and waits, for the window's close.
     """
 
     started = Signal(int)
@@ -319,12 +420,16 @@ class TrainJob(QObject):
         self._cancel_requested = False
         self._ended = False
         self._config: dict = {}
+        self._pgid: int | None = None
+        self.new_session = True
+        """Start the process in a session of its own where Qt can (``new_session_supported``)."""
 
     # -- starting --------------------------------------------------------------------------
     def start(self) -> int:
         """Export the labels, record the run and launch ``srn train``; returns the run id.
 
-        Raises ``TrainJobError`` (nothing recorded) when the run cannot start.
+        Raises ``TrainJobError`` when the run cannot start: before the run is recorded nothing
+        is left behind (no staging folder); after, the run is marked failed with the reason.
         """
         from app.jobs.training_export import (
             ExportError,
@@ -345,28 +450,31 @@ class TrainJob(QObject):
         try:
             model = base_model_config(base)
             device, device_name, procs = resolve_device(s["device"])
-        except (CheckpointError, DeviceError, ValueError) as exc:
-            raise TrainJobError(str(exc)) from None
-        parent_id = s.get("base_model_id")
-        if parent_id is None:  # a weights file the project already knows is still its version
-            parent_id = next((m.id for m in model_versions(self.project) if Path(m.checkpoint_path) == base), None)
-        split = ensure_validation_split(self.project, float(s["val_fraction"]))
-        root = runs_root(self.project, self.runs_folder)
-        staging = root / f".new-{os.getpid()}-{time.time_ns()}"
+        except (CheckpointError, DeviceError, ValueError, OSError) as exc:
+            raise TrainJobError(describe_error(exc)) from None
+        staging = None
         try:
+            parent_id = s.get("base_model_id")
+            if parent_id is None:  # a weights file the project already knows is still its version
+                parent_id = next((m.id for m in model_versions(self.project) if Path(m.checkpoint_path) == base), None)
+            split = ensure_validation_split(self.project, float(s["val_fraction"]))
+            root = runs_root(self.project, self.runs_folder)
+            staging = root / f".new-{os.getpid()}-{time.time_ns()}"
             export = export_training_set(self.project, staging, pseudo=s.get("pseudo_labels"))
-        except ExportError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise TrainJobError(str(exc)) from None
-        record = {
-            "settings": {k: v for k, v in s.items() if k != "train_config"} | {"base_checkpoint": str(base)},
-            "base": {"checkpoint": str(base), "model_version_id": parent_id, "name": s.get("base_name") or base.stem},
-            "parent_id": parent_id, "device": device, "device_name": device_name, "processes": procs,
-            "model": {"backbone": model["backbone"], "channels": model["channels"]},
-            "split": {"train": split.train, "val": split.val}, "export": export.summary,
-            "host": platform.node(),
-        }
-        run_id = start_training_run(self.project, record, status="queued")
+            record = {
+                "settings": {k: v for k, v in s.items() if k != "train_config"} | {"base_checkpoint": str(base)},
+                "base": {"checkpoint": str(base), "model_version_id": parent_id,
+                         "name": s.get("base_name") or base.stem},
+                "parent_id": parent_id, "device": device, "device_name": device_name, "processes": procs,
+                "model": {"backbone": model["backbone"], "channels": model["channels"]},
+                "split": {"train": split.train, "val": split.val}, "export": export.summary,
+                "host": platform.node(),
+            }
+            run_id = start_training_run(self.project, record, status="queued")
+        except (ExportError, OSError, StoreError, TrainJobError) as exc:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise TrainJobError(describe_error(exc)) from None
         run_dir = root / str(run_id)
         try:
             if run_dir.exists():  # left by an older database with the same run ids: keep it aside
@@ -379,11 +487,11 @@ class TrainJob(QObject):
             from srn.fileio import atomic_write_text
 
             atomic_write_text(run_dir / CONFIG_FILE, json.dumps(config, indent=1))
-        except (ConfigError, OSError) as exc:
+            update_training_run(self.project, run_id, config={"run_dir": str(run_dir), "train_config": config})
+        except (ConfigError, OSError, StoreError) as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            mark_training_run(self.project, run_id, "failed", metrics={"error": str(exc)})
-            raise TrainJobError(str(exc)) from None
-        update_training_run(self.project, run_id, config={"run_dir": str(run_dir), "train_config": config})
+            self._mark_failed(run_id, describe_error(exc))
+            raise TrainJobError(describe_error(exc)) from None
         self._launch(run_id, run_dir, config, ["--init", str(base)], resumed=False)
         return run_id
 
@@ -391,14 +499,19 @@ class TrainJob(QObject):
         """Continue a cancelled or failed run from its ``last.pth`` (``max_iters``: a new end)."""
         if self.is_running():
             raise TrainJobError("this job is already running")
-        run = get_training_run(self.project, run_id)
-        if run.status not in ("cancelled", "failed"):
-            raise TrainJobError(f"training run {run_id} is {run.status}; only a cancelled or failed run resumes")
-        run_dir = Path(run.config.get("run_dir") or run_folder(self.project, run_id, self.runs_folder))
-        last = run_dir / LAST
-        if not last.is_file():
-            raise TrainJobError(f"{last}: no checkpoint to resume from (the run stopped before writing one)")
-        config = run.config.get("train_config") or json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        try:
+            run = get_training_run(self.project, run_id)
+            if run.status not in ("cancelled", "failed"):
+                raise TrainJobError(f"training run {run_id} is {run.status}; only a cancelled or failed run resumes")
+            run_dir = Path(run.config.get("run_dir") or run_folder(self.project, run_id, self.runs_folder))
+            last = run_dir / LAST
+            if not last.is_file():
+                raise TrainJobError(f"{last}: no checkpoint to resume from (the run stopped before writing one)")
+            config = run.config.get("train_config")
+            if config is None:
+                config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        except (OSError, StoreError, ValueError) as exc:  # ValueError: a damaged config.json
+            raise TrainJobError(describe_error(exc)) from None
         extra = ["--resume", str(last)]
         if max_iters is not None:
             extra += ["--set", f"max_iters={int(max_iters)}"]
@@ -407,35 +520,59 @@ class TrainJob(QObject):
         return run_id
 
     def _launch(self, run_id: int, run_dir: Path, config: dict, extra: list[str], *, resumed: bool) -> None:
-        run = get_training_run(self.project, run_id)
+        """Start the process; on any failure before it runs, the run is marked failed (reason in
+        its log where the log could be opened) and ``TrainJobError`` raised."""
+        try:
+            run = get_training_run(self.project, run_id)
+        except StoreError as exc:
+            raise TrainJobError(describe_error(exc)) from None
         procs = int(run.config.get("processes", 1))
-        program, *args = srn_command()
-        args += ["train", "--out", str(run_dir), "--config", str(run_dir / CONFIG_FILE), *extra]
-        if procs > 1 and not getattr(sys, "frozen", False):  # a frozen app has no torch.distributed.run
-            args = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), *args[1:]]
+        program, *args = train_command(procs, run_dir, extra)
         self.run_id, self.run_dir, self._config = run_id, run_dir, config
         self.records, self._tail, self._last_event = [], [], None
-        self._cancel_requested, self._ended = False, False
+        self._cancel_requested, self._ended, self._pgid = False, False, None
         self._buffers = {"out": b"", "err": b""}
-        self._log = open(run_dir / LOG_FILE, "a", encoding="utf-8")  # noqa: SIM115 - open while the process runs
-        self._write_log(f"=== {'resumed' if resumed else 'started'} {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                        f"{program} {' '.join(args)}")
-        mark_training_run(self.project, run_id, "running", log_path=run_dir / LOG_FILE,
-                          config={"command": [program, *args], "host": platform.node(), "pid": None})
-        process = QProcess(self)
-        process.setProgram(program)
-        process.setArguments(args)
-        process.setWorkingDirectory(str(run_dir))
-        process.setProcessEnvironment(_python_env(self.env))
-        process.readyReadStandardOutput.connect(lambda: self._read("out"))
-        process.readyReadStandardError.connect(lambda: self._read("err"))
-        process.finished.connect(self._on_finished)
-        process.errorOccurred.connect(self._on_error)
-        self._process = process
+        new_session = self.new_session and new_session_supported()
+        try:
+            self._log = open(run_dir / LOG_FILE, "a", encoding="utf-8")  # noqa: SIM115 - open while the process runs
+            self._write_log(f"=== {'resumed' if resumed else 'started'} {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                            f"{program} {' '.join(args)}")
+            mark_training_run(self.project, run_id, "running", log_path=run_dir / LOG_FILE,
+                              config={"command": [program, *args], "host": platform.node(), "pid": None})
+            process = QProcess(self)
+            process.setProgram(program)
+            process.setArguments(args)
+            process.setWorkingDirectory(str(run_dir))
+            process.setProcessEnvironment(_python_env(self.env))
+            if new_session:  # its own process group: a second Cancel kills torchrun and every rank
+                process.setUnixProcessParameters(QProcess.UnixProcessFlag.CreateNewSession)
+            process.readyReadStandardOutput.connect(lambda: self._read("out"))
+            process.readyReadStandardError.connect(lambda: self._read("err"))
+            process.finished.connect(self._on_finished)
+            process.errorOccurred.connect(self._on_error)
+            self._process = process
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the run must not stay "running"
+            text = f"cannot start training: {describe_error(exc)}"
+            self._write_log(f"=== failed: {text}")
+            self._close()
+            self._process = None
+            self._mark_failed(run_id, text)
+            raise TrainJobError(text) from None
         process.start()
         if process.waitForStarted(10_000):
-            update_training_run(self.project, run_id, config={"pid": int(process.processId())})
+            pid = int(process.processId())
+            self._pgid = pid if new_session else None  # the session leader's pid is the group's id
+            try:
+                update_training_run(self.project, run_id, config={"pid": pid})
+            except StoreError as exc:  # the process runs: it will end the run; only the pid is not kept
+                self._write_log(f"=== could not record the process id: {exc}")
         self.started.emit(run_id)
+
+    def _mark_failed(self, run_id: int, text: str) -> None:
+        try:
+            mark_training_run(self.project, run_id, "failed", metrics={"error": text})
+        except StoreError:
+            pass  # the store is gone: the run is found as orphaned when the project opens again
 
     # -- control ---------------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -444,24 +581,58 @@ class TrainJob(QObject):
     def process_id(self) -> int | None:
         return int(self._process.processId()) if self.is_running() else None
 
+    def process_group(self) -> int | None:
+        """The id of the training process's own process group (None when it has none)."""
+        return self._pgid
+
     def cancel(self) -> None:
-        """Ask ``srn train`` to stop (SIGTERM: it writes ``last.pth`` first); a second call kills it."""
+        """Ask ``srn train`` to stop (SIGTERM: it writes ``last.pth`` first); a second call kills it.
+
+        The first SIGTERM goes to the started process only: ``torchrun`` forwards it to each
+        rank itself (a rank that got it twice would stop at once, without ``last.pth``), and
+        ``srn train`` ends its data-loader workers. The second call kills the process and all
+        its descendants (``kill_process_tree``: torchrun's ranks run in sessions of their own)
+        and, where it has one (``new_session_supported``), its whole process group, so no rank
+        or worker is left running; on Windows the started process.
+        """
         if not self.is_running():
             return
         if self._cancel_requested:
-            self._process.kill()
+            self._write_log("=== cancel requested again: killing the training process"
+                            + (" group" if self._pgid is not None else ""))
+            self._kill()
             return
         self._cancel_requested = True
         self._write_log("=== cancel requested (SIGTERM)")
         self._process.terminate()
 
+    def _kill(self) -> None:
+        if os.name == "posix" and self.is_running():  # torchrun's ranks have sessions of their own
+            kill_process_tree(int(self._process.processId()))
+        if self._pgid is not None:
+            try:
+                os.killpg(self._pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.is_running():
+            self._process.kill()
+
     def wait(self, timeout_ms: int = 30_000) -> bool:
         return self._process.waitForFinished(timeout_ms) if self.is_running() else True
 
     def stop(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel and wait for the process (the window calls this when it closes)."""
-        self.cancel()
-        return self.wait(timeout_ms)
+        """Stop the run gracefully and wait for the process (the window calls this when it
+        closes): SIGTERM unless a cancel was already requested, then up to ``timeout_ms``; a
+        process still running then is killed (its group too). Returns whether it ended in time."""
+        if not self.is_running():
+            return True
+        if not self._cancel_requested:
+            self.cancel()
+        if self.wait(timeout_ms):
+            return True
+        self.cancel()  # the second request: kill
+        self.wait(5_000)
+        return False
 
     @property
     def cancel_requested(self) -> bool:
@@ -521,6 +692,11 @@ class TrainJob(QObject):
             if self._buffers[channel]:
                 self._line(self._buffers[channel].decode("utf-8", "replace"), channel)
                 self._buffers[channel] = b""
+        if self._pgid is not None:  # ranks or workers outliving their leader (e.g. torchrun killed): end them
+            try:
+                os.killpg(self._pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self._end(code, status == QProcess.ExitStatus.CrashExit)
 
     def _throughput(self) -> dict:
@@ -587,5 +763,7 @@ class TrainJob(QObject):
             self._log = None
 
 
-__all__ = ["DEFAULTS", "Estimate", "TrainJob", "TrainJobError", "base_model_config", "device_choices",
-           "estimate_seconds", "format_duration", "resolve_device", "run_folder", "runs_root", "train_config"]
+__all__ = ["DEFAULTS", "Estimate", "TrainJob", "TrainJobError", "base_model_config", "describe_error",
+           "device_choices", "estimate_seconds", "format_duration", "kill_process_tree", "new_session_supported", "process_tree",
+           "resolve_device",
+           "run_folder", "runs_root", "train_command", "train_config"]

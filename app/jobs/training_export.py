@@ -6,15 +6,17 @@ consistent snapshot) and each file written atomically, so it never sees a half-w
 
 What goes in (``ensure_validation_split`` has given every labelled image a fixed split):
 
-* ``train.jsonl``: labelled images of the ``train`` split, and labelled images still in review
-  (no split yet: only finished images are split). Targets are the accepted boxes of
+* ``train.jsonl``: labelled images of the ``train`` split, finished or still in review (a
+  labelled image without a split yet, labelled after the split was fixed, waits for the next
+  run: trained on now, it could be held out later). Targets are the accepted boxes of
   every source (human, imported, and model proposals a person accepted), with ignore flags from
   the box's ``ignore`` flag or WIDER ``invalid`` attribute; model/pseudo boxes a person rejected
   are hard negatives; an image marked ``done`` is fully labelled (unlabelled regions are true
   negatives), any other image is not (only its boxes and hard negatives teach the model).
 * ``val.jsonl``: finished (``done``) images of the ``val`` split, for the held-out AP@0.5 that
   ``srn train`` stores in ``final.pth`` — the same set the Evaluate tab scores; a ``val`` image
-  sent back to review is neither trained on nor scored until it is done again. Images of other splits (e.g. an imported ``test``) are never used.
+  still in review (or sent back to it) is neither trained on nor scored until it is done: held
+  out stays held out. Images of other splits (e.g. an imported ``test``) are never used.
 * ``pseudo.jsonl`` (optional): pseudo-labels on images nobody has reviewed yet.
 
 Pseudo-labels: the stored model proposals, not ``srn train``'s own ``pseudo_labels`` setting.
@@ -117,8 +119,8 @@ def export_training_set(project: Project, out_dir: str | os.PathLike[str], *,
         kind = None
         if image.split == VAL:
             kind = VAL if image.status == "done" else None  # held out stays held out
-        elif image.labelled and image.split in (TRAIN, None):
-            kind = TRAIN
+        elif image.labelled:
+            kind = TRAIN if image.split == TRAIN else None  # no split yet: maybe held out later
         elif (pseudo is not None and not image.labelled and image.status != "skipped"
               and image.split in (None, TRAIN)):
             kind = "pseudo"

@@ -69,63 +69,69 @@ class SplitReport:
 
 def ensure_validation_split(project: Project, fraction: float = 0.2, seed: int = 0,
                             author: str | None = None) -> SplitReport:
-    """Give every finished image (status ``done``) without a split ``'val'`` (about ``fraction``
-    of them) or ``'train'``.
+    """Give every labelled image without a split ``'val'`` (about ``fraction`` of them) or ``'train'``.
 
-    Only finished images are split: a held-out image must be fully labelled, or the faces nobody
-    drew yet would count as the model's false positives; labelled images still in review stay
-    without a split (they train, see ``app.jobs.training_export``) until they are done, so the
-    held-out set grows as review goes on. Images that already have a split keep it. ``'val'`` goes to images whose ``split_hash`` is
-    below ``fraction``; when the project would otherwise have no held-out image at all (a small
-    project) and at least two labelled images get a split now, the one with the smallest hash
-    goes to ``'val'`` instead, and likewise one goes to ``'train'`` if none would. The
-    assignment is logged as one ``Edit`` (entity ``training``, not undoable: undoing a split
-    would change the held-out set behind the metrics).
+    Every labelled image gets its split the first time a run starts after it was labelled, done
+    or still in review: an image trained on once must never become held out later (its held-out
+    score would be inflated), so the split cannot wait until the image is finished. A ``'val'``
+    image still in review is neither trained on nor scored (``app.jobs.training_export``); it is
+    scored once it is done. Images that already have a split keep it. ``'val'`` goes to images
+    whose ``split_hash`` is below ``fraction``. So that a small project still has an evaluable
+    held-out set: when no finished (``done``) image would be ``'val'`` and a finished image is
+    given ``'train'`` now, the finished one with the smallest hash goes to ``'val'`` instead
+    (still a function of the paths alone); and when at least two images get a split now and no
+    labelled image would be ``'train'``, one goes to ``'train'``. The assignment is logged as one
+    ``Edit`` (entity ``training``, not undoable: undoing a split would change the held-out set
+    behind the metrics).
     """
     if not 0 <= fraction < 1:
         raise StoreError(f"validation fraction must be in [0, 1), got {fraction!r}")
     author = author or project.author
     labelled = labelled_condition()
     with project.write() as s:
-        todo = s.execute(select(Image.id, Image.rel_path).where(Image.split.is_(None), Image.status == "done")
+        todo = s.execute(select(Image.id, Image.rel_path, Image.status).where(Image.split.is_(None), labelled)
                          .order_by(Image.id)).all()
-        ranked = sorted(((split_hash(rel, seed), image_id) for image_id, rel in todo))
-        val = [i for h, i in ranked if h < fraction]
-        train = [i for h, i in ranked if h >= fraction]
-        has = {name: s.scalar(select(Image.id).where(Image.split == name, labelled).limit(1)) is not None
-               for name in (TRAIN, VAL)}
-        if fraction > 0 and len(ranked) >= 2 and not has[VAL] and not val:
-            val.append(train.pop(0))  # the smallest hash: still a function of the paths alone
-        if len(ranked) >= 2 and not has[TRAIN] and not train:
-            train.append(val.pop())
+        ranked = sorted((split_hash(rel, seed), image_id, status == "done") for image_id, rel, status in todo)
+        val = [r for r in ranked if r[0] < fraction]
+        train = [r for r in ranked if r[0] >= fraction]
+        has_train = s.scalar(select(Image.id).where(Image.split == TRAIN, labelled).limit(1)) is not None
+        if len(ranked) >= 2 and not has_train and not train:  # rather an image still in review
+            train.append(val.pop(max((k for k, r in enumerate(val) if not r[2]), default=len(val) - 1)))
+        if fraction > 0 and not any(done for _, _, done in val):
+            has_done_val = s.scalar(select(Image.id).where(Image.split == VAL, Image.status == "done")
+                                    .limit(1)) is not None
+            first_done = next((k for k, r in enumerate(train) if r[2]), None)  # the smallest hash
+            if not has_done_val and first_done is not None and (has_train or len(train) >= 2):
+                val.append(train.pop(first_done))
+        val_ids, train_ids = [r[1] for r in val], [r[1] for r in train]
         stamp = utcnow()
-        for name, ids in ((VAL, val), (TRAIN, train)):
+        for name, ids in ((VAL, val_ids), (TRAIN, train_ids)):
             for start in range(0, len(ids), 5000):
                 s.execute(update(Image).where(Image.id.in_(ids[start:start + 5000]))
                           .values(split=name, updated_at=stamp).execution_options(synchronize_session=False))
-        if val or train:
+        if val_ids or train_ids:
             s.add(Edit(author=author, action="assign_split", entity="training", entity_id=None, before=None,
-                       after={"val": sorted(val), "train": sorted(train), "fraction": fraction, "seed": seed}))
+                       after={"val": sorted(val_ids), "train": sorted(train_ids), "fraction": fraction,
+                              "seed": seed}))
         counts = {name: s.scalar(select(func.count(Image.id)).where(Image.split == name, labelled))
                   for name in (TRAIN, VAL)}
-    return SplitReport(train=counts[TRAIN], val=counts[VAL], new_train=len(train), new_val=len(val))
+    return SplitReport(train=counts[TRAIN], val=counts[VAL], new_train=len(train_ids), new_val=len(val_ids))
 
 
 def split_counts(project: Project) -> dict[str | None, int]:
-    """Labelled images per split, e.g. for the dialog: ``None`` counts finished images without a
-    split yet (the next run splits them); images still in review are ``in_review_count``."""
+    """Labelled images per split (``None`` for those without one yet: the next run splits them),
+    e.g. for the dialog; ``held_out_in_review_count`` says how many ``'val'`` ones are not done."""
     with project.read() as s:
-        rows = s.execute(select(Image.split, func.count(Image.id))
-                         .where(labelled_condition(), or_(Image.split.is_not(None), Image.status == "done"))
+        rows = s.execute(select(Image.split, func.count(Image.id)).where(labelled_condition())
                          .group_by(Image.split)).all()
     return {split: n for split, n in rows}
 
 
-def in_review_count(project: Project) -> int:
-    """Labelled images still in review and without a split: they train, and are split once done."""
+def held_out_in_review_count(project: Project) -> int:
+    """Labelled held-out (``'val'``) images still in review: neither trained on nor scored until done."""
     with project.read() as s:
         return s.scalar(select(func.count(Image.id)).where(
-            labelled_condition(), Image.split.is_(None), Image.status != "done"))
+            labelled_condition(), Image.split == VAL, Image.status != "done"))
 
 
 def unreviewed_count(project: Project) -> int:
@@ -298,6 +304,7 @@ __all__ = [
     "ensure_validation_split",
     "finish_training_run",
     "get_training_run",
+    "held_out_in_review_count",
     "labelled_condition",
     "mark_training_run",
     "split_counts",

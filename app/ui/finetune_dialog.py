@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.jobs.train_job import DEFAULTS, device_choices, estimate_seconds
 from app.store.detections import model_versions
 from app.store.project import Project
-from app.store.training import TRAIN, VAL, in_review_count, split_counts, unreviewed_count
+from app.store.training import TRAIN, VAL, held_out_in_review_count, split_counts, unreviewed_count
 from app.ui.detect_panel import ask_for_weights as ask_for_detector_weights
 
 LOAD_WEIGHTS = "Load weights file…"
@@ -201,14 +201,13 @@ class FineTuneDialog(QDialog):
     def _show_counts(self) -> None:
         counts = split_counts(self.project)
         self._counts = counts
-        self._in_review = in_review = in_review_count(self.project)
+        self._held_out_in_review = in_review = held_out_in_review_count(self.project)
         train, val, new = counts.get(TRAIN, 0), counts.get(VAL, 0), counts.get(None, 0)
         other = sum(n for k, n in counts.items() if k not in (TRAIN, VAL, None))
-        text = f"{train} labelled training images, {val} held out for evaluation (fixed)"
+        text = f"{train} labelled training images, {val} held out for evaluation (fixed"
+        text += f"; {in_review} of them still in review, scored once done)" if in_review else ")"
         if new:
-            text += f"; {new} newly finished image(s) get a split when training starts (about 1 in 5 held out)"
-        if in_review:
-            text += f"; {in_review} labelled image(s) still in review train too (only finished images are held out)"
+            text += f"; {new} newly labelled image(s) get a split when training starts (about 1 in 5 held out)"
         if other:
             text += f"; {other} in other splits (not used)"
         self._unreviewed = unreviewed_count(self.project)
@@ -218,7 +217,11 @@ class FineTuneDialog(QDialog):
 
     def labelled_train_images(self) -> int:
         """Training images there will be (new labelled images counted as train, roughly)."""
-        return self._counts.get(TRAIN, 0) + self._in_review + round(0.8 * self._counts.get(None, 0))
+        return self._counts.get(TRAIN, 0) + round(0.8 * self._counts.get(None, 0))
+
+    def scored_held_out_images(self) -> int:
+        """Held-out images a run scores now (the finished ones)."""
+        return self._counts.get(VAL, 0) - self._held_out_in_review
 
     def _update(self, *_) -> None:
         for w in (self.pseudo_threshold, self.pseudo_weight):
@@ -228,7 +231,7 @@ class FineTuneDialog(QDialog):
             est = estimate_seconds(self.project, iterations=self.iterations.value(), batch_size=self.batch.value(),
                                    size=self.size.value(), device=self.device.currentData() or "auto",
                                    backbone=model["backbone"], channels=model["channels"],
-                                   val_images=self._counts.get(VAL, 0))
+                                   val_images=self.scored_held_out_images())
             self.estimate = est
             self.estimate_label.setText(f"Estimated time: {est.text}")
         except Exception as exc:  # noqa: BLE001 - an unusable device must not break the dialog

@@ -9,6 +9,7 @@ its model lists.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.detect_job import format_eta
-from app.jobs.train_job import LAST, TrainJob, TrainJobError, fail_orphaned_runs, run_folder
+from app.jobs.train_job import LAST, TrainJob, TrainJobError, describe_error, fail_orphaned_runs, run_folder
 from app.store.project import Project
 from app.store.training import TrainingRunData, training_runs
 from app.ui.finetune_dialog import FineTuneDialog
@@ -56,6 +57,9 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self._project: Project | None = None
         self._job: TrainJob | None = None
+        self._detached: list[TrainJob] = []
+        """Running jobs of projects the panel no longer shows: they end on their own (each job
+        records its run's end in its own project) or in ``stop()``."""
         self._points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in LOSS_TERMS}
         self.enhance_params: Callable[[], dict | None] | None = None
         self.runs_folder = None
@@ -115,13 +119,22 @@ class TrainingPanel(QWidget):
     # -- wiring --------------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
         """Show ``project``'s runs. A run of the previous project keeps going (its process is
-        independent) but this panel stops showing it."""
+        independent; the job records its end in that project) but this panel stops showing it;
+        ``stop()`` still stops it."""
         if self._job is not None and project is not self._project:
-            self._disconnect(self._job)
-            self._job = None
+            job, self._job = self._job, None
+            self._disconnect(job)
+            if job.is_running():
+                self._detached.append(job)
+                job.finished.connect(self._on_detached_finished)
+                job.failed.connect(self._on_detached_failed)
+                job.cancelled.connect(self._on_detached_cancelled)
+            else:
+                job.deleteLater()
         self._project = project
         if project is not None:
-            watched = {self._job.run_id} if self._job is not None and self._job.run_id is not None else set()
+            watched = {job.run_id for job in (self._job, *self._detached)
+                       if job is not None and job.run_id is not None and job.project.url == project.url}
             for run_id in fail_orphaned_runs(project, keep=watched):
                 self._log(f"Training run {run_id} was left running by an app that ended; marked failed")
         self.refresh_runs()
@@ -132,12 +145,29 @@ class TrainingPanel(QWidget):
     def job(self) -> TrainJob | None:
         return self._job
 
+    def detached_jobs(self) -> list[TrainJob]:
+        """Runs of other projects still going (started here before the project changed)."""
+        return list(self._detached)
+
     def is_running(self) -> bool:
         return self._job is not None and self._job.is_running()
 
     def stop(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel a running run and wait for its process (the window calls this when it closes)."""
-        return self._job.stop(timeout_ms) if self._job is not None else True
+        """Stop every run this panel started, shown or not, and wait for their processes (the
+        window calls this when it closes): each is asked to stop gracefully (SIGTERM, so it
+        writes a resumable ``last.pth``) at once, then waited for, ``timeout_ms`` in all."""
+        jobs = [job for job in (self._job, *self._detached) if job is not None and job.is_running()]
+        for job in jobs:
+            if not job.cancel_requested:
+                job.cancel()
+        if self._job is not None and self._job in jobs:
+            self.status_label.setText(f"Run {self._job.run_id}: stopping after this iteration…")
+        deadline = time.monotonic() + timeout_ms / 1000
+        ok = True
+        for job in jobs:
+            left = max(0, int((deadline - time.monotonic()) * 1000))
+            ok = job.stop(left) and ok  # already cancelled: waits, then kills what is still running
+        return ok
 
     # -- starting ------------------------------------------------------------------------------
     def open_dialog(self) -> TrainJob | None:
@@ -159,12 +189,8 @@ class TrainingPanel(QWidget):
         self._log("Preparing the training data…")
         try:
             run_id = job.start()
-        except TrainJobError as exc:
-            self._log(f"Cannot start training: {exc}")
-            self._disconnect(job)
-            self._job = None
-            job.deleteLater()
-            self.refresh_runs()
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the panel must not stay stuck
+            self._start_failed(job, f"Cannot start training: {describe_error(exc)}")
             return None
         self.status_label.setText(f"Run {run_id}: training")
         self.refresh_runs(select_id=run_id)
@@ -181,12 +207,8 @@ class TrainingPanel(QWidget):
         self._clear()
         try:
             job.resume(run_id, max_iters=max_iters)
-        except TrainJobError as exc:
-            self._log(f"Cannot resume run {run_id}: {exc}")
-            self._disconnect(job)
-            self._job = None
-            job.deleteLater()
-            self._update_buttons()
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the panel must not stay stuck
+            self._start_failed(job, f"Cannot resume run {run_id}: {describe_error(exc)}")
             return None
         self.status_label.setText(f"Run {run_id}: training (resumed)")
         self.refresh_runs(select_id=run_id)
@@ -199,25 +221,61 @@ class TrainingPanel(QWidget):
             self.status_label.setText(f"Run {self._job.run_id}: stopping after this iteration…")
             self.cancel_button.setEnabled(False)
 
+    def _start_failed(self, job: TrainJob, message: str) -> None:
+        self._log(message)
+        self._disconnect(job)
+        if job.is_running():  # cannot happen today; never leave a process nobody watches
+            job.stop(5_000)
+        self._job = None
+        job.deleteLater()
+        try:
+            self.refresh_runs()
+        except Exception as exc:  # noqa: BLE001 - the store itself failed: still re-enable the buttons
+            self._log(f"Cannot list the training runs: {describe_error(exc)}")
+            self._update_buttons()
+
     def _new_job(self, settings: dict | None) -> TrainJob:
         job = TrainJob(self._project, settings, runs_folder=self.runs_folder, env=self.env,
                        parent=QCoreApplication.instance())
-        job.progress.connect(self._on_progress)
-        job.log_line.connect(self._on_log_line)
-        job.finished.connect(self._on_finished)
-        job.failed.connect(self._on_failed)
-        job.cancelled.connect(self._on_cancelled)
-        job.started.connect(lambda _: self._update_buttons())
+        for signal, slot in self._slots(job):
+            signal.connect(slot)
         self._job = job
         self._update_buttons()
         return job
 
+    def _slots(self, job: TrainJob) -> list:
+        return [(job.progress, self._on_progress), (job.log_line, self._on_log_line),
+                (job.finished, self._on_finished), (job.failed, self._on_failed),
+                (job.cancelled, self._on_cancelled), (job.started, self._on_started)]
+
     def _disconnect(self, job: TrainJob) -> None:
-        for signal in (job.progress, job.log_line, job.finished, job.failed, job.cancelled, job.started):
+        """Disconnect this panel's slots only (others' connections to the job stay)."""
+        for signal, slot in self._slots(job):
             try:
-                signal.disconnect()
+                signal.disconnect(slot)
             except (RuntimeError, TypeError):
                 pass
+
+    def _on_started(self, _run_id: int) -> None:
+        self._update_buttons()
+
+    # -- runs of projects no longer shown -------------------------------------------------------
+    def _on_detached_finished(self, run_id: int, model_id: int) -> None:
+        self._forget_detached(run_id, f"finished (model version {model_id})")
+
+    def _on_detached_failed(self, run_id: int, message: str) -> None:
+        self._forget_detached(run_id, f"failed: {message}")
+
+    def _on_detached_cancelled(self, run_id: int) -> None:
+        self._forget_detached(run_id, "cancelled")
+
+    def _forget_detached(self, run_id: int, how: str) -> None:
+        job = self.sender()
+        if not isinstance(job, TrainJob) or job not in self._detached:
+            return
+        self._detached.remove(job)
+        self._log(f"Training run {run_id} of {job.project.path or job.project.url} {how}")
+        job.deleteLater()
 
     # -- job signals ---------------------------------------------------------------------------
     def _on_progress(self, record: dict) -> None:
