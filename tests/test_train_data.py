@@ -183,3 +183,12 @@ def test_workers_draw_different_augmentation_streams(synth):
     ds = FaceDataset([sample] * 4, TrainTransform(32, rng=0))
     images = [b[0] for b in loader.make_loader(ds, 1, shuffle=False, workers=2, seed=5)]
     assert not (images[0] == images[1]).all()  # worker 0 and worker 1 got the same image
+
+
+def test_training_reads_16_bit_images_exactly_as_detection_does():
+    from srn.data.datasets import to_rgb8
+    from srn.imageio import as_rgb8
+
+    ramp = np.arange(0, 65536, 7, dtype=np.uint16)[: 96 * 64].reshape(96, 64)
+    for image in (ramp, np.dstack([ramp, ramp[::-1], ramp])):
+        np.testing.assert_array_equal(to_rgb8(image), as_rgb8(image, "ramp.png"))

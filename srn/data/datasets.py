@@ -127,9 +127,10 @@ def samples_from_records(records: Iterable, *, fully_labelled: bool = True) -> l
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
-    """Grey, RGBA and 16-bit images as RGB uint8 (H, W, 3)."""
+    """Grey, RGBA and 16-bit images as RGB uint8 (H, W, 3), 16-bit rounded exactly as
+    ``srn.imageio.as_rgb8`` does for detection (training must see the pixels inference sees)."""
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     elif image.dtype != np.uint8:
         image = np.clip(image, 0, 255).astype(np.uint8)
     if image.ndim == 2:
