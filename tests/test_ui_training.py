@@ -72,6 +72,15 @@ def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
     assert config["base_checkpoint"] == str(tp.base_checkpoint) and config["base_model_id"] == tp.base_id
     assert config["pseudo_labels"] == {"threshold": 0.8, "weight": 0.5} and config["enhance"] == {"method": "msrcr"}
     assert (config["iterations"], config["device"]) == (50, "cpu")
+    # in epochs: every labelled training image once per epoch, in batches
+    dialog.length_unit.setCurrentIndex(dialog.length_unit.findData("epochs"))
+    dialog.iterations.setValue(3)
+    dialog.batch.setValue(2)
+    images = dialog.labelled_train_images()
+    assert images > 0 and dialog.config()["iterations"] == -(-3 * images // 2)
+    assert f"= {-(-3 * images // 2)} iterations" in dialog.length_hint.text()
+    dialog.length_unit.setCurrentIndex(dialog.length_unit.findData("iterations"))
+    assert dialog.config()["iterations"] == 3 and dialog.length_hint.text() == ""
 
     # "Load weights file…" keeps a new file as the base without registering it.
     other = tiny_checkpoint(tmp_path / "other.pth")

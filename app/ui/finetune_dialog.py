@@ -8,6 +8,7 @@ of earlier runs on this device when there are any, otherwise a rough guess, and 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -83,6 +84,11 @@ class FineTuneDialog(QDialog):
         self.iterations.setObjectName("ftIterations")
         self.iterations.setRange(1, 1_000_000)
         self.iterations.setValue(int(start["iterations"]))
+        self.length_unit = QComboBox()
+        self.length_unit.setObjectName("ftLengthUnit")
+        self.length_unit.addItem("iterations", "iterations")
+        self.length_unit.addItem("epochs over the labelled training images", "epochs")
+        self.length_hint = QLabel()
         self.batch = QSpinBox()
         self.batch.setObjectName("ftBatch")
         self.batch.setRange(1, 512)
@@ -116,7 +122,11 @@ class FineTuneDialog(QDialog):
         form.addRow(self.pseudo_check)
         form.addRow("", pseudo_row)
         form.addRow(self.enhance_check)
-        form.addRow("Iterations", self.iterations)
+        length = QHBoxLayout()
+        length.addWidget(self.iterations)
+        length.addWidget(self.length_unit)
+        length.addWidget(self.length_hint, 1)
+        form.addRow("Length", length)
         form.addRow("Batch size", self.batch)
         form.addRow("Image size", self.size)
         form.addRow("Device", self.device)
@@ -138,6 +148,7 @@ class FineTuneDialog(QDialog):
         for spin in (self.iterations, self.batch, self.size):
             spin.valueChanged.connect(self._update)
         self.device.currentIndexChanged.connect(self._update)
+        self.length_unit.currentIndexChanged.connect(self._update)
         self._update()
 
     # -- base model --------------------------------------------------------------------------
@@ -219,6 +230,13 @@ class FineTuneDialog(QDialog):
         """Training images there will be (new labelled images counted as train, roughly)."""
         return self._counts.get(TRAIN, 0) + round(0.8 * self._counts.get(None, 0))
 
+    def planned_iterations(self) -> int:
+        """The run's length in iterations; in epochs, one epoch is every labelled training image once."""
+        value = self.iterations.value()
+        if self.length_unit.currentData() != "epochs":
+            return value
+        return max(1, math.ceil(value * max(self.labelled_train_images(), 1) / self.batch.value()))
+
     def scored_held_out_images(self) -> int:
         """Held-out images a run scores now (the finished ones)."""
         return self._counts.get(VAL, 0) - self._held_out_in_review
@@ -228,7 +246,9 @@ class FineTuneDialog(QDialog):
             w.setEnabled(self.pseudo_check.isChecked())
         model = self._model()
         try:
-            est = estimate_seconds(self.project, iterations=self.iterations.value(), batch_size=self.batch.value(),
+            epochs = self.length_unit.currentData() == "epochs"
+            self.length_hint.setText(f"= {self.planned_iterations()} iterations" if epochs else "")
+            est = estimate_seconds(self.project, iterations=self.planned_iterations(), batch_size=self.batch.value(),
                                    size=self.size.value(), device=self.device.currentData() or "auto",
                                    backbone=model["backbone"], channels=model["channels"],
                                    val_images=self.scored_held_out_images())
@@ -255,7 +275,7 @@ class FineTuneDialog(QDialog):
             "base_checkpoint": path, "base_model_id": model_id, "base_name": name,
             "pseudo_labels": pseudo,
             "enhance": self.enhance if self.enhance and self.enhance_check.isChecked() else None,
-            "iterations": self.iterations.value(), "batch_size": self.batch.value(), "size": self.size.value(),
+            "iterations": self.planned_iterations(), "batch_size": self.batch.value(), "size": self.size.value(),
             "device": self.device.currentData() or "auto", "workers": DEFAULTS["workers"], "lr": DEFAULTS["lr"],
             "val_fraction": DEFAULTS["val_fraction"],
         }
