@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import srn
-from app.jobs import train_job
+from app.jobs import processes, train_job
 from app.jobs.train_job import train_command
 
 EXTRA = ["--init", "/models/base.pth"]
@@ -80,8 +80,8 @@ def test_kill_process_tree_reaches_descendants_in_sessions_of_their_own():
     try:
         rank = int(launcher.stdout.readline())
         assert os.getsid(rank) == rank != os.getsid(launcher.pid)
-        assert set(train_job.process_tree(launcher.pid)) == {launcher.pid, rank}
-        assert set(train_job.kill_process_tree(launcher.pid)) == {launcher.pid, rank}
+        assert set(processes.process_tree(launcher.pid)) == {launcher.pid, rank}
+        assert set(processes.kill_process_tree(launcher.pid)) == {launcher.pid, rank}
         launcher.wait(60)
         for _ in range(200):  # SIGKILL is delivered asynchronously: until the kernel has ended it
             if not _running(rank):

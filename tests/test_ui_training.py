@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.jobs import train_job
-from app.jobs.train_job import (
-    TrainJob,
-    TrainJobError,
-    estimate_seconds,
-    new_session_supported,
-    runs_root,
-    train_command,
-)
+from app.jobs import processes, train_job
+from app.jobs.processes import new_session_supported
+from app.jobs.train_estimate import estimate_seconds, resolve_device, throughput_key
+from app.jobs.train_job import TrainJob, TrainJobError, runs_root, train_command
 from app.store import model_versions, project_stats
-from app.store.training import ensure_validation_split, get_training_run, start_training_run, training_runs
+from app.store.training import (
+    ensure_validation_split,
+    get_training_run,
+    start_training_run,
+    training_runs,
+)
 from app.ui.finetune_dialog import LOAD_WEIGHTS, FineTuneDialog
 from app.ui.training_panel import LOSS_TERMS, TrainingPanel
 from tests.training_fixtures import tiny_checkpoint
@@ -89,9 +89,8 @@ def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
     assert dialog.base() == (str(other), None, "other") and len(model_versions(tp.project)) == 1
 
     # An earlier run measured on this device at this size replaces the rough guess.
-    from app.jobs.train_job import _throughput_key, resolve_device
 
-    key = _throughput_key(resolve_device("cpu")[1], "resnet18", 16)
+    key = throughput_key(resolve_device("cpu")[1], "resnet18", 16)
     run_id = start_training_run(tp.project, {})
     from app.store.training import mark_training_run
 
@@ -275,7 +274,7 @@ def test_second_cancel_kills_torchrun_and_every_rank(qtbot, panel, tp, monkeypat
         pass
     pgid = job.process_group()
     assert pgid == job.process_id() == os.getpgid(pgid) != os.getpgid(0)  # a group of its own
-    tree = train_job.process_tree(pgid)
+    tree = processes.process_tree(pgid)
     assert len(tree) >= 3  # torchrun and two ranks (each rank in a session of its own)
     with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
         panel.cancel()
@@ -344,7 +343,7 @@ def test_cancel_stops_torchrun_ranks_cleanly_with_a_resumable_checkpoint(qtbot, 
     job = panel.start(settings(tp, 10_000, pseudo_labels=None))
     with qtbot.waitSignal(job.progress, timeout=WAIT_MS):
         pass
-    tree = train_job.process_tree(job.process_id())
+    tree = processes.process_tree(job.process_id())
     assert len(tree) >= 3
     with qtbot.waitSignal(job.cancelled, timeout=WAIT_MS):
         panel.cancel()

@@ -26,7 +26,6 @@ marked failed the next time the project is opened (``fail_orphaned_runs``).
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import shutil
@@ -34,11 +33,12 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
+from app.jobs.processes import is_srn_process, kill_process_tree, new_session_supported
+from app.jobs.train_estimate import resolve_device, throughput_key
 from app.store.detections import model_versions
 from app.store.errors import StoreError
 from app.store.project import Project
@@ -92,69 +92,6 @@ def train_command(procs: int, run_dir: str | os.PathLike[str], extra: Sequence[s
     return [program, *args]
 
 
-def new_session_supported() -> bool:
-    """Whether the training process can get a session (and process group) of its own: Qt 6.6+
-    ``QProcess.setUnixProcessParameters`` with ``CreateNewSession``, on a POSIX system. Then a
-    second Cancel kills the whole group (``torchrun`` and every rank, data-loader workers)."""
-    flags = getattr(QProcess, "UnixProcessFlag", None)
-    return (os.name == "posix" and hasattr(os, "killpg") and hasattr(QProcess, "setUnixProcessParameters")
-            and flags is not None and hasattr(flags, "CreateNewSession"))
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants, whatever their session (Linux: ``/proc``; elsewhere psutil
-    where installed; otherwise ``pid`` alone)."""
-    children: dict[int, list[int]] = {}
-    proc = Path("/proc")
-    if (proc / "self" / "stat").is_file():
-        for stat in proc.glob("[0-9]*/stat"):
-            try:
-                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # ended meanwhile
-            children.setdefault(ppid, []).append(int(stat.parent.name))
-    else:
-        try:
-            import psutil
-
-            return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
-        except Exception:  # noqa: BLE001 - no psutil, or the process is gone
-            return [pid]
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        if p not in tree:
-            tree.append(p)
-            todo.extend(children.get(p, []))
-    return tree
-
-
-def kill_process_tree(pid: int) -> list[int]:
-    """SIGKILL ``pid`` and all its descendants (POSIX); returns their ids.
-
-    ``torchrun`` starts each rank in a session of its own, so killing the training process's
-    group does not reach the ranks: the tree is stopped first (SIGSTOP, so that nothing forks
-    or is handed to init unseen), collected again until complete, then killed.
-    """
-    stopped: list[int] = []
-    for _ in range(20):
-        new = [p for p in process_tree(pid) if p not in stopped]
-        if not new:
-            break
-        for p in new:
-            try:
-                os.kill(p, signal.SIGSTOP)
-            except OSError:
-                pass  # gone already
-            stopped.append(p)
-    for p in stopped:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-    return stopped
-
-
 def describe_error(exc: BaseException) -> str:
     """A one-line reason naming the file or folder where there is one."""
     if isinstance(exc, TrainJobError):
@@ -167,23 +104,6 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _is_srn_process(pid: int) -> bool:
-    """Whether ``pid`` is alive here and (where the command line can be read) an ``srn`` process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, someone else's: leave it alone
-    except OSError:
-        return False
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    try:
-        return b"srn" in cmdline.read_bytes()
-    except OSError:
-        return True  # no /proc (macOS, Windows): alive is all we can tell
-
-
 def fail_orphaned_runs(project: Project, keep: set[int] = frozenset()) -> list[int]:
     """Mark failed the runs recorded as running on this host whose process is gone (a crash or
     a killed app); runs in ``keep`` (watched by this app) and runs on other hosts are left alone."""
@@ -192,7 +112,7 @@ def fail_orphaned_runs(project: Project, keep: set[int] = frozenset()) -> list[i
         if run.id in keep or run.config.get("host") != platform.node():
             continue
         pid = run.config.get("pid")
-        if isinstance(pid, int) and _is_srn_process(pid):
+        if isinstance(pid, int) and is_srn_process(pid):
             continue
         mark_training_run(project, run.id, "failed", metrics={"error": ORPHANED})
         failed.append(run.id)
@@ -232,104 +152,6 @@ def runs_root(project: Project, folder: str | os.PathLike[str] | None = None) ->
 
 def run_folder(project: Project, run_id: int, folder: str | os.PathLike[str] | None = None) -> Path:
     return runs_root(project, folder) / str(run_id)
-
-
-# -- devices and the time estimate -------------------------------------------------------------
-
-
-def device_choices() -> list[tuple[str, str]]:
-    """``(value, label)`` of the devices here: auto, cpu and each CUDA GPU."""
-    import torch
-
-    out = [("auto", "Automatic (best available)"), ("cpu", f"CPU ({os.cpu_count()} cores)")]
-    if torch.cuda.is_available():
-        out += [(f"cuda:{i}", f"cuda:{i} — {torch.cuda.get_device_name(i)}") for i in range(torch.cuda.device_count())]
-    return out
-
-
-def resolve_device(device: str) -> tuple[str, str, int]:
-    """``(device for srn train, name for throughput records, processes)``.
-
-    ``auto``/``cuda`` with several GPUs means one DDP process per GPU.
-    """
-    import torch
-
-    from srn.engine.device import pick_device
-
-    dev = pick_device(None if device in (None, "auto") else device)
-    if dev.type == "cuda":
-        count = torch.cuda.device_count()
-        if dev.index is None and count > 1:
-            return "cuda", f"{count}x {torch.cuda.get_device_name(0)}", count
-        index = dev.index or 0
-        return f"cuda:{index}", torch.cuda.get_device_name(index), 1
-    if dev.type == "cpu":
-        return "cpu", f"cpu {os.cpu_count()} cores", 1
-    return str(dev), str(dev), 1
-
-
-def _throughput_key(device_name: str, backbone: str, channels: int) -> dict:
-    return {"host": platform.node(), "device_name": device_name, "backbone": backbone, "channels": channels}
-
-
-ROUGH_IMAGES_PER_S = {"cpu": {"resnet18": 1.2, "resnet50": 0.4, "resnet101": 0.25},
-                      "cuda": {"resnet18": 60.0, "resnet50": 25.0, "resnet101": 16.0}}
-"""Images/s at 256 px (CPU: per 2 cores) used when no run has been measured: a rough guess
-(measured on the 2-core development machine for CPU ResNet-50; the rest scaled by FLOPs)."""
-STARTUP_S = 15.0
-
-
-@dataclass(frozen=True)
-class Estimate:
-    seconds: float
-    images_per_s: float
-    source: str
-    """``"measured"`` (earlier runs, same device and size), ``"scaled"`` (earlier runs at
-    another size) or ``"rough"`` (no earlier run: a rough default)."""
-    text: str
-
-
-def estimate_seconds(project: Project | None, *, iterations: int, batch_size: int, size: int, device: str = "auto",
-                     backbone: str = "resnet50", channels: int = 256, val_images: int = 0) -> Estimate:
-    """How long a run will take, from the images/s of earlier runs on this device.
-
-    Earlier runs on the same host, device and model at the same image size give a measured
-    speed; at another size their speed is scaled by the pixel count; without any, a rough
-    default (``ROUGH_IMAGES_PER_S``). The text says which.
-    """
-    resolved, device_name, procs = resolve_device(device)
-    key = _throughput_key(device_name, backbone, channels)
-    same, other = [], []
-    for run in training_runs(project) if project is not None else []:
-        t = run.metrics.get("throughput")
-        if not isinstance(t, dict) or not t.get("images_per_s") or any(t.get(k) != v for k, v in key.items()):
-            continue
-        (same if t.get("size") == size else other).append(t)
-    if same:
-        ips = sorted(t["images_per_s"] for t in same)[len(same) // 2]
-        source, how = "measured", f"measured in {len(same)} earlier run(s) on this device at {size} px"
-    elif other:
-        t = other[0]
-        ips = t["images_per_s"] * (t["size"] / size) ** 2
-        source, how = "scaled", f"scaled from an earlier run on this device at {t['size']} px"
-    else:
-        kind = "cuda" if resolved.startswith("cuda") else "cpu"
-        ips = ROUGH_IMAGES_PER_S[kind].get(backbone, 0.4) * (256 / size) ** 2
-        ips *= (os.cpu_count() or 2) / 2 if kind == "cpu" else procs
-        source, how = "rough", "rough guess: no earlier run on this device to measure from"
-    seconds = STARTUP_S + iterations * batch_size / max(ips, 1e-6) + val_images * 2 * batch_size / max(ips, 1e-6)
-    return Estimate(seconds, ips, source, f"about {format_duration(seconds)} ({how})")
-
-
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds) or seconds < 0:
-        return "unknown"
-    minutes = seconds / 60
-    if minutes < 1:
-        return f"{round(seconds)} s"
-    if minutes < 90:
-        return f"{round(minutes)} min"
-    return f"{minutes / 60:.1f} h"
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -704,7 +526,7 @@ class TrainJob(QObject):
         if not rates:
             return {}
         run = get_training_run(self.project, self.run_id)
-        key = _throughput_key(run.config.get("device_name", ""), self._config.get("backbone"),
+        key = throughput_key(run.config.get("device_name", ""), self._config.get("backbone"),
                               self._config.get("channels"))
         return {"throughput": {**key, "size": self._config.get("size"), "batch_size": self._config.get("batch_size"),
                                "images_per_s": sorted(rates)[len(rates) // 2]}}
@@ -763,7 +585,5 @@ class TrainJob(QObject):
             self._log = None
 
 
-__all__ = ["DEFAULTS", "Estimate", "TrainJob", "TrainJobError", "base_model_config", "describe_error",
-           "device_choices", "estimate_seconds", "format_duration", "kill_process_tree", "new_session_supported", "process_tree",
-           "resolve_device",
-           "run_folder", "runs_root", "train_command", "train_config"]
+__all__ = ["DEFAULTS", "TrainJob", "TrainJobError", "base_model_config", "describe_error", "fail_orphaned_runs",
+           "run_folder", "runs_root", "srn_command", "train_command", "train_config"]

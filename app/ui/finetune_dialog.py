@@ -28,10 +28,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs.train_job import DEFAULTS, device_choices, estimate_seconds
+from app.jobs.train_estimate import device_choices, estimate_seconds
+from app.jobs.train_job import DEFAULTS
 from app.store.detections import model_versions
 from app.store.project import Project
-from app.store.training import TRAIN, VAL, held_out_in_review_count, split_counts, unreviewed_count
+from app.store.training import (
+    TRAIN,
+    VAL,
+    held_out_in_review_count,
+    split_counts,
+    unreviewed_count,
+)
 from app.ui.detect_panel import ask_for_weights as ask_for_detector_weights
 
 LOAD_WEIGHTS = "Load weights file…"
