@@ -50,9 +50,8 @@ import numpy as np
 import torch
 
 from srn.data.samples import MIN_BOX_SIZE, tiny_boxes
+from srn.model.config import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 FILL = tuple(int(round(255 * m)) for m in IMAGENET_MEAN)  # (124, 116, 104): mean colour, uint8 RGB
 ANCHOR_SIZES = (16, 32, 64, 128, 256, 512)
 ANCHOR_JITTER = math.sqrt(2.0)

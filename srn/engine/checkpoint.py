@@ -34,6 +34,8 @@ from srn.fileio import atomic_write_bytes, sha256_file  # noqa: F401 - sha256_fi
 
 FORMAT = "darkface-srn"
 VERSION = 1
+STATE_KEY = "training_state"
+"""Key of the resumable training state in a checkpoint written during training."""
 _MAX_LISTED = 12
 
 
@@ -139,16 +141,26 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], path=N
         raise CheckpointError(path, "does not fit the model: " + "; ".join(problems))
 
 
+def apply_state_dict(model: nn.Module, state: dict, path: str | os.PathLike[str]) -> None:
+    """Load ``state`` (read from ``path``) into ``model`` strictly, after ``check_state_dict``."""
+    check_state_dict(model, state, path)
+    model.load_state_dict(state, strict=True)
+
+
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> CheckpointMetadata:
     """Load a checkpoint file into ``model`` strictly; returns its metadata."""
     state, metadata = split_checkpoint(read_checkpoint_file(path), path)
-    check_state_dict(model, state, path)
-    model.load_state_dict(state, strict=True)
+    apply_state_dict(model, state, path)
     return metadata
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, metadata: CheckpointMetadata) -> str:
-    """Write the project's checkpoint format atomically; returns the file's sha256."""
+def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, metadata: CheckpointMetadata,
+                    training_state: dict | None = None) -> str:
+    """Write the project's checkpoint format atomically; returns the file's sha256.
+
+    ``training_state`` (optimiser, schedule, RNG, data order: ``srn.engine.train``) makes the
+    file resumable; it is stored beside the weights under ``STATE_KEY``.
+    """
     if not metadata.created:
         metadata.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     payload = {
@@ -157,6 +169,8 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, metadata: Ch
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": asdict(metadata),
     }
+    if training_state is not None:
+        payload[STATE_KEY] = training_state
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()

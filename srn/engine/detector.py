@@ -28,15 +28,13 @@ import numpy as np
 import torch
 
 from srn.engine import postprocess
-from srn.engine.checkpoint import CheckpointMetadata, load_weights, read_checkpoint_file, split_checkpoint
+from srn.engine.checkpoint import CheckpointMetadata, apply_state_dict, read_checkpoint_file, split_checkpoint
 from srn.engine.device import describe, pick_device
 from srn.engine.postprocess import Detections
-from srn.model.anchors import level_anchors
-from srn.model.config import InferenceConfig, SRNConfig
+from srn.model.anchors import all_anchors
+from srn.model.config import IMAGENET_MEAN, IMAGENET_STD, InferenceConfig, SRNConfig
 from srn.model.srn_net import SRN
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -83,10 +81,10 @@ class Detector:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device=None, **options) -> Detector:
         """Load the authors' ``SRN.pth`` or a project checkpoint (its SRN config comes along)."""
-        _, metadata = split_checkpoint(read_checkpoint_file(path), path)
+        state, metadata = split_checkpoint(read_checkpoint_file(path), path)  # read once (SRN.pth: ~200 MB)
         config = SRNConfig.from_dict(metadata.srn_config) if metadata.srn_config else SRNConfig()
         model = SRN(config)
-        metadata = load_weights(model, path)
+        apply_state_dict(model, state, path)
         return cls(model, device=device, metadata=metadata, **options)
 
     def set_channels_last(self, enabled: bool) -> None:
@@ -110,10 +108,7 @@ class Detector:
     def _anchors_for(self, sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
         key = tuple(sizes)
         if key not in self._anchors:
-            self._anchors[key] = [
-                level_anchors(stride, h, w, self.config, device=self.device)
-                for stride, (h, w) in zip(self.config.strides, sizes)
-            ]
+            self._anchors[key] = all_anchors(sizes, self.config, device=self.device)
         return self._anchors[key]
 
     @torch.inference_mode()
@@ -126,11 +121,7 @@ class Detector:
         dtype = PRECISIONS[self.precision]
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             output = self.model(batch, compute=self.compute)
-        for level in output.levels:  # post-processing always in float32
-            for name in ("cls1", "box1", "cls2", "box2"):
-                value = getattr(level, name)
-                if value is not None and value.dtype != torch.float32:
-                    setattr(level, name, value.float())
+        output.to_float32()  # post-processing always in float32
         anchors = self._anchors_for([level.size for level in output.levels])
         h, w = images[0].shape[:2]
         return postprocess.detect_boxes(output, anchors, self.inference, [(h, w)] * len(images), config=self.config)

@@ -50,8 +50,8 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from srn.data.samples import TrainSample
 from srn.engine import distributed
-from srn.engine.checkpoint import (FORMAT, VERSION, CheckpointError, CheckpointMetadata, load_weights,
-                                   read_checkpoint_file, sha256_file, split_checkpoint, check_state_dict)
+from srn.engine.checkpoint import (STATE_KEY, CheckpointError, CheckpointMetadata, apply_state_dict, load_weights,
+                                   read_checkpoint_file, save_checkpoint, sha256_file, split_checkpoint)
 from srn.engine.schedule import WarmupStepSchedule
 from srn.engine.train_config import ConfigError, TrainConfig
 from srn.model.config import SRNConfig
@@ -60,7 +60,6 @@ log = logging.getLogger("srn.train")
 
 LAST = "last.pth"
 FINAL = "final.pth"
-STATE_KEY = "training_state"
 
 
 class TrainingError(ValueError):
@@ -206,29 +205,6 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def write_checkpoint(path: Path, model: nn.Module, metadata: CheckpointMetadata, training_state: dict | None) -> str:
-    """``save_checkpoint``'s layout (plus ``training_state`` when given), atomically; its sha256."""
-    import datetime as _dt
-    import hashlib
-    import io
-    from dataclasses import asdict
-
-    from srn.fileio import atomic_write_bytes
-
-    if not metadata.created:
-        metadata.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    payload = {"format": FORMAT, "version": VERSION,
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-               "metadata": asdict(metadata)}
-    if training_state is not None:
-        payload[STATE_KEY] = training_state
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    data = buffer.getvalue()
-    atomic_write_bytes(path, data)
-    return hashlib.sha256(data).hexdigest()
-
-
 def read_training_state(path: str | Path) -> tuple[dict, dict, CheckpointMetadata]:
     """(state dict, training state, metadata) of a resumable checkpoint."""
     obj = read_checkpoint_file(path)
@@ -307,12 +283,7 @@ def run_training(config: TrainConfig, out_dir: str | Path, *, init: str | Path |
                  resume: str | Path | None = None, emit: Callable[[dict], None] = lambda r: None,
                  stop: Callable[[], bool] = lambda: False, dist_info: distributed.DistInfo | None = None) -> RunResult:
     """Train (or resume) as configured; see the module docstring."""
-    from srn.data.augment import TrainTransform
-    from srn.data.datasets import FaceDataset
-    from srn.data.loader import make_loader
     from srn.engine.device import pick_device
-    from srn.model.anchors import level_anchors
-    from srn.model.loss import SRNLoss
 
     out_dir = Path(out_dir)
     info = dist_info or distributed.from_env()
@@ -328,14 +299,18 @@ def run_training(config: TrainConfig, out_dir: str | Path, *, init: str | Path |
     amp_dtype = _amp_dtype(config, device)
     distributed.setup(info, device)
     try:
-        return _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype,
-                    TrainTransform, FaceDataset, make_loader, level_anchors, SRNLoss)
+        return _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype)
     finally:
         distributed.cleanup()
 
 
-def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype,
-         TrainTransform, FaceDataset, make_loader, level_anchors, SRNLoss) -> RunResult:
+def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype) -> RunResult:
+    from srn.data.augment import TrainTransform
+    from srn.data.datasets import FaceDataset
+    from srn.data.loader import make_loader
+    from srn.model.anchors import all_anchors
+    from srn.model.loss import SRNLoss
+
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % 2**32)
     random.seed(config.seed)
@@ -343,8 +318,7 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype,
     resume_state = None
     if resume is not None:
         weights, resume_state, prev_meta = read_training_state(resume)
-        check_state_dict(model, weights, resume)
-        model.load_state_dict(weights)
+        apply_state_dict(model, weights, resume)
         parent = prev_meta.parent
         log.info("resuming %s at iteration %d", resume, resume_state["iteration"])
     elif init is not None:
@@ -431,7 +405,7 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype,
     def anchors_for(output):
         key = tuple(level.size for level in output.levels)
         if key not in anchors_cache:
-            anchors_cache[key] = [level_anchors(lv.stride, *lv.size, model.config, device=device) for lv in output.levels]
+            anchors_cache[key] = all_anchors(key, model.config, device=device)
         return anchors_cache[key]
 
     def metadata(metrics: dict | None = None) -> CheckpointMetadata:
@@ -450,7 +424,7 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype,
             "pseudo_samples": [_json_line(s) for s in pseudo],
         }
         path = out_dir / LAST
-        write_checkpoint(path, model, metadata(), state)
+        save_checkpoint(path, model, metadata(), state)
         log.info("checkpoint %s (iteration %d)", path, iteration)
         return path
 
@@ -472,11 +446,7 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype,
             images = images.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 output = net(images)
-            for level in output.levels:
-                for name in ("cls1", "box1", "cls2", "box2"):
-                    value = getattr(level, name)
-                    if value is not None and value.dtype != torch.float32:
-                        setattr(level, name, value.float())
+            output.to_float32()
             terms = loss_fn(output, anchors_for(output), to_targets(targets, device),
                             count_reducer=distributed.mean_across_ranks)
             if not torch.isfinite(terms["total"]):
@@ -532,7 +502,7 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype,
                 set_train_mode(model, config.freeze_bn)
             final_meta = metadata(metrics)
             result_path = out_dir / FINAL
-            write_checkpoint(result_path, model, final_meta, None)
+            save_checkpoint(result_path, model, final_meta)
             log.info("done: %s", result_path)
         emit({"event": "stopped" if stopped else "done", "iter": iteration, "checkpoint": str(result_path)})
     distributed.barrier()

@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+"""The backbone's input normalisation (RGB in [0, 1]): training and detection must agree."""
+
 BACKBONES = ("resnet18", "resnet50", "resnet101")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 
@@ -26,3 +27,12 @@ class LevelOutput:
 @dataclass
 class SRNOutput:
     levels: list[LevelOutput]  # P2 .. P7
+
+    def to_float32(self) -> SRNOutput:
+        """Every prediction in float32, in place (after autocast: losses and decoding need it)."""
+        for level in self.levels:
+            for name in ("cls1", "box1", "cls2", "box2"):
+                value = getattr(level, name)
+                if value is not None and value.dtype != torch.float32:
+                    setattr(level, name, value.float())
+        return self
