@@ -19,10 +19,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-USAGE = ("srn train --out DIR [--config FILE] [--set KEY=VALUE ...] [--init CKPT | --resume CKPT] "
-         "[--quiet]")
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``train`` on ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
     p = subparsers.add_parser(

@@ -34,7 +34,7 @@ from torch.utils.data import Dataset
 from srn.data import augment
 from srn.data.samples import TrainSample
 from srn.formats import darkface, wider
-from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image, write_image
+from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, as_rgb8, read_image, write_image
 
 _INVALID = wider.ATTRIBUTES.index("invalid")
 
@@ -127,19 +127,14 @@ def samples_from_records(records: Iterable, *, fully_labelled: bool = True) -> l
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
-    """Grey, RGBA and 16-bit images as RGB uint8 (H, W, 3), 16-bit rounded exactly as
-    ``srn.imageio.as_rgb8`` does for detection (training must see the pixels inference sees)."""
-    if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif image.dtype != np.uint8:
+    """Grey, RGBA and 16-bit images as RGB uint8 (H, W, 3): ``srn.imageio.as_rgb8``, which the
+    detector uses (training must see the pixels inference sees), plus what only training meets:
+    float results of ``srn.enhance`` (clipped) and single-channel (H, W, 1) arrays."""
+    if image.dtype not in (np.uint8, np.uint16):
         image = np.clip(image, 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    elif image.shape[2] == 4:
-        image = image[:, :, :3]
-    elif image.shape[2] == 1:
-        image = np.repeat(image, 3, axis=2)
-    return np.ascontiguousarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    return as_rgb8(image, "")
 
 
 def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
@@ -179,6 +174,10 @@ class EnhanceCache:
         if self.cache_dir is None:
             raise ValueError("no cache folder")
         return self.cache_dir / params_hash(params) / f"{cache_key(params, image_path)}.png"
+
+    def load(self, image_path: str | os.PathLike[str], params=None) -> np.ndarray:
+        """The image as training sees it: enhanced with ``params`` (through the cache), or as read."""
+        return load_rgb(image_path) if params is None else self(image_path, params)
 
     def __call__(self, image_path: str | os.PathLike[str], params,
                  image: np.ndarray | None = None) -> np.ndarray:
@@ -236,9 +235,7 @@ class FaceDataset(Dataset):
         """The (enhanced) RGB uint8 image of sample ``index``, before the transform."""
         sample = self.samples[index]
         params = sample.enhance if sample.enhance is not None else self.enhance
-        if params is None:
-            return load_rgb(sample.image_path)
-        return self.cache(sample.image_path, params)
+        return self.cache.load(sample.image_path, params)
 
     def target(self, index: int) -> dict:
         s = self.samples[index]

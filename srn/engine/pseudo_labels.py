@@ -34,14 +34,14 @@ def pseudo_label_samples(model: nn.Module, folder: str | os.PathLike[str], thres
                          enhance_cache: str | os.PathLike[str] | None = None) -> list[TrainSample]:
     """One ``TrainSample`` per image of ``folder``: boxes the model scores ``>= threshold``, each
     with ``weight``. ``model`` is copied; the caller's model is left as it was."""
-    from srn.data.datasets import EnhanceCache, load_rgb
+    from srn.data.datasets import EnhanceCache
     from srn.engine.detector import Detector
 
     detector = Detector(copy.deepcopy(model), device=device, channels_last=False)
-    cache = EnhanceCache(enhance_cache) if enhance is not None else None
+    cache = EnhanceCache(enhance_cache)
     samples = []
     for path in image_files(folder):
-        image = cache(path, enhance) if cache is not None else load_rgb(path)
+        image = cache.load(path, enhance)
         det = detector.detect([image], mode="single")[0]
         keep = np.asarray(det.scores) >= threshold
         boxes = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)[keep]

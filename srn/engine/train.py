@@ -233,7 +233,7 @@ def held_out_metrics(model: nn.Module, samples: list[TrainSample], device: torch
     """AP@0.5 (``srn.eval.matching``) of single-scale detections on ``samples``."""
     import copy
 
-    from srn.data.datasets import EnhanceCache, load_rgb
+    from srn.data.datasets import EnhanceCache
     from srn.engine.detector import Detector
     from srn.eval.matching import evaluate_ap50
 
@@ -242,7 +242,7 @@ def held_out_metrics(model: nn.Module, samples: list[TrainSample], device: torch
     gt, preds, keep = [], [], []
     for s in samples:
         params = s.enhance if s.enhance is not None else enhance
-        image = cache(s.image_path, params) if params is not None else load_rgb(s.image_path)
+        image = cache.load(s.image_path, params)
         det = detector.detect([image], mode="single")[0]
         gt.append(np.asarray(s.boxes, dtype=np.float64))
         keep.append(~np.asarray(s.ignore, dtype=bool))
