@@ -18,7 +18,7 @@ from app.jobs.enhance_job import EnhancedImageCache
 from app.jobs.prefetch import NeighbourPrefetcher, file_key
 from app.store import boxes_of, record_detections
 from app.ui.detect_panel import LOAD_WEIGHTS
-from app.ui.keymap import KEYMAP
+from app.ui.keymap import KEYMAP, check_unique
 from app.ui.review_window import ReviewWindow
 from srn.enhance import MSRCRParams
 from srn.formats.darkface import write_label
@@ -131,6 +131,7 @@ def test_a_different_project_never_shows_cached_pictures_of_the_first(qtbot, win
 # -- shortcuts ---------------------------------------------------------------------------------
 
 def test_every_keymap_binding_is_a_window_shortcut():
+    check_unique()  # no key is bound to two actions (Qt would make such a shortcut ambiguous)
     window = ReviewWindow()
     try:
         for binding in KEYMAP:

@@ -373,14 +373,8 @@ class Session:
 
     def tab(self, panel) -> None:
         """Bring the tab holding ``panel`` to the front (a page, or the widget of a scrolling page)."""
-        tabs = self.window.tabs
-        for i in range(tabs.count()):
-            page = tabs.widget(i)
-            inner = page.widget() if hasattr(page, "widgetResizable") else None
-            if page is panel or inner is panel:
-                tabs.setCurrentIndex(i)
-                break
-        else:
+        self.window.show_panel(panel)
+        if self.window.current_panel() is not panel:
             raise RuntimeError(f"no tab holds {type(panel).__name__}")
         settle()
 

@@ -9,7 +9,7 @@ and tells the window which images got new boxes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -49,6 +49,33 @@ def ask_for_weights(parent: QWidget, title: str = "Load detector weights") -> st
     """The file dialog behind "Load weights file…" (tests replace ``DetectPanel.choose_file``)."""
     path, _ = QFileDialog.getOpenFileName(parent, title, "", WEIGHTS_FILTER)
     return path or None
+
+
+def add_model_items(combo: QComboBox, models: Iterable[ModelVersionData]) -> None:
+    """Append one entry per model version to a model picker: its name, its id as item data and
+    its checkpoint path as tooltip."""
+    for m in models:
+        combo.addItem(m.name, m.id)
+        combo.setItemData(combo.count() - 1, m.checkpoint_path, Qt.ItemDataRole.ToolTipRole)
+
+
+def show_progress(bar: QProgressBar, done: int, total: int, eta: float) -> None:
+    """Show a job's ``progress(done, total, eta)`` on ``bar``: "done/total (n %)", and the time left."""
+    bar.setRange(0, max(total, 1))
+    bar.setValue(done if total else 1)
+    left = format_eta(eta)
+    bar.setFormat(f"{done}/{total} (%p %)" + (f" — {left} left" if left and done < total else ""))
+
+
+def window_enhancement(enhance_params: Callable[[], object] | None):
+    """The enhancement a panel's ``enhance_params`` gives (the window's choice), MSRCR defaults
+    when it is unset or gives ``None``."""
+    params = enhance_params() if enhance_params is not None else None
+    if params is None:
+        from srn.enhance import MSRCRParams
+
+        params = MSRCRParams()
+    return params
 
 
 class DetectPanel(QWidget):
@@ -124,7 +151,7 @@ class DetectPanel(QWidget):
         layout.addWidget(self.log, 1)
 
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        self.run_button.clicked.connect(self.run)
+        self.run_button.clicked.connect(lambda: self.run())  # not ``clicked``'s checked argument
         self.cancel_button.clicked.connect(self.cancel)
         self.refresh_models()
 
@@ -151,10 +178,7 @@ class DetectPanel(QWidget):
         self._models = {m.id: m for m in model_versions(self._project)} if self._project is not None else {}
         with QSignalBlocker(self.model_combo):
             self.model_combo.clear()
-            for m in self._models.values():
-                self.model_combo.addItem(m.name, m.id)
-                self.model_combo.setItemData(self.model_combo.count() - 1, m.checkpoint_path,
-                                             Qt.ItemDataRole.ToolTipRole)
+            add_model_items(self.model_combo, self._models.values())
             self.model_combo.addItem(LOAD_WEIGHTS, _LOAD)
             index = self.model_combo.findData(keep) if keep is not None else -1
             if index < 0 and self._models:
@@ -224,24 +248,21 @@ class DetectPanel(QWidget):
         return list(ids or [])
 
     def _enhancement(self):
-        if not self.enhance_check.isChecked():
-            return None
-        params = self.enhance_params() if self.enhance_params is not None else None
-        if params is None:
-            from srn.enhance import MSRCRParams
+        return window_enhancement(self.enhance_params) if self.enhance_check.isChecked() else None
 
-            params = MSRCRParams()
-        return params
+    def run(self, *, image_ids: list[int] | None = None) -> DetectJob | None:
+        """Start detection with the current choices; returns the job, or None if it cannot start.
 
-    def run(self) -> DetectJob | None:
-        """Start detection with the current choices; returns the job, or None if it cannot start."""
+        ``image_ids``: the images to process, when the caller already has them (default: those of
+        the chosen scope, ``image_ids()``).
+        """
         if self._project is None or self.is_running():
             return None
         model = self.selected_model()
         if model is None:
             self._log("Choose a model first (or load a weights file).")
             return None
-        ids = self.image_ids()
+        ids = self.image_ids() if image_ids is None else list(image_ids)
         if not ids:
             self._log(f"No images to process in “{self.scope_combo.currentText()}”.")
             return None
@@ -287,10 +308,7 @@ class DetectPanel(QWidget):
         self.device_label.setText(f"Device: {name}")
 
     def _on_progress(self, done: int, total: int, eta: float) -> None:
-        self.progress_bar.setRange(0, max(total, 1))
-        self.progress_bar.setValue(done if total else 1)
-        left = format_eta(eta)
-        self.progress_bar.setFormat(f"{done}/{total} (%p %)" + (f" — {left} left" if left and done < total else ""))
+        show_progress(self.progress_bar, done, total, eta)
 
     def _on_image_done(self, image_id: int, boxes: int) -> None:
         self._counts["done"] += 1

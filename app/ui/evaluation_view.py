@@ -40,11 +40,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs.detect_job import format_eta
 from app.jobs.evaluate_job import EvaluateJob, LabelSet
 from app.store.detections import ModelVersionData, model_versions
 from app.store.evaluations import HELDOUT, EvaluationData, dataset_title, evaluations, experiment_table
 from app.store.project import Project
+from app.ui.detect_panel import show_progress, window_enhancement
 
 INPUTS = (("raw", "Raw images"), ("enhanced", "Enhanced images (MSRCR)"))
 CHOOSE_LABELS = "Labelled set from file…"
@@ -78,6 +78,11 @@ def evaluation_title(e: EvaluationData, models: dict[int, ModelVersionData]) -> 
             f"AP {_fmt_ap(e.ap)} ({e.n_images} images, {e.n_faces} faces)")
 
 
+def _missing_of(rows) -> list[tuple[int, bool]]:
+    """``(model id, enhanced)`` of the experiment-table rows that have a model but no current evaluation."""
+    return [(row.model_version_id, row.enhanced) for row in rows if row.missing and row.model is not None]
+
+
 class EvaluationView(QWidget):
     """Pickers and Run, the stored evaluations and their PR curves, the experiment table and the
     error browser.
@@ -103,6 +108,8 @@ class EvaluationView(QWidget):
         self._models: dict[int, ModelVersionData] = {}
         self._evaluations: dict[int, EvaluationData] = {}
         self._checked: set[int] = set()
+        self._missing: list[tuple[int, bool]] = []
+        """``missing_cells()`` as of the last table refresh (what "Compute missing" is enabled by)."""
         self._label_sets: list[LabelSet] = []
         self._dataset_index = 0
         self.choose_labels: Callable[[QWidget], LabelSet | None] = ask_for_label_set
@@ -297,14 +304,7 @@ class EvaluationView(QWidget):
         self.add_label_set(chosen)
 
     def _enhancement(self, enhanced: bool):
-        if not enhanced:
-            return None
-        params = self.enhance_params() if self.enhance_params is not None else None
-        if params is None:
-            from srn.enhance import MSRCRParams
-
-            params = MSRCRParams()
-        return params
+        return window_enhancement(self.enhance_params) if enhanced else None
 
     def enhance_settings(self) -> dict:
         """The enhancement settings an enhanced evaluation would store now (``to_dict()``): an
@@ -348,9 +348,9 @@ class EvaluationView(QWidget):
 
     def missing_cells(self) -> list[tuple[int, bool]]:
         """``(model id, enhanced)`` of the experiment cells that have a model but no current
-        evaluation (none yet, or scored on another held-out set or with other enhancement settings)."""
-        return [(row.model_version_id, row.enhanced) for row in self._experiment_table()
-                if row.missing and row.model is not None]
+        evaluation (none yet, or scored on another held-out set or with other enhancement settings);
+        asks the store now, not the table as last shown."""
+        return _missing_of(self._experiment_table())
 
     def compute_missing(self) -> EvaluateJob | None:
         """Evaluate, one after the other, every missing cell of the experiment table."""
@@ -416,12 +416,8 @@ class EvaluationView(QWidget):
             self._log(f"Model loaded on {name}")
 
     def _on_progress(self, done: int, total: int, eta: float) -> None:
-        if self._from_detached():
-            return
-        self.progress_bar.setRange(0, max(total, 1))
-        self.progress_bar.setValue(done if total else 1)
-        left = format_eta(eta)
-        self.progress_bar.setFormat(f"{done}/{total} (%p %)" + (f" — {left} left" if left and done < total else ""))
+        if not self._from_detached():
+            show_progress(self.progress_bar, done, total, eta)
 
     def _on_finished(self, evaluation_id: int) -> None:
         if self._end_detached():
@@ -565,6 +561,7 @@ class EvaluationView(QWidget):
     # -- the experiment table ------------------------------------------------------------------
     def _refresh_table(self) -> None:
         rows = self._experiment_table()
+        self._missing = _missing_of(rows)
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             e = row.evaluation
@@ -589,7 +586,7 @@ class EvaluationView(QWidget):
             widget.setEnabled(not running and self._project is not None)
         self.run_button.setEnabled(has_model and not running)
         self.redetect_button.setEnabled(has_model)
-        self.compute_button.setEnabled(self._project is not None and not running and bool(self.missing_cells()))
+        self.compute_button.setEnabled(self._project is not None and not running and bool(self._missing))
         self.cancel_button.setEnabled(running)
 
     def _log(self, text: str) -> None:

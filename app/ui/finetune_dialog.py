@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,10 +39,8 @@ from app.store.training import (
     split_counts,
     unreviewed_count,
 )
+from app.ui.detect_panel import _LOAD, LOAD_WEIGHTS, add_model_items
 from app.ui.detect_panel import ask_for_weights as ask_for_detector_weights
-
-LOAD_WEIGHTS = "Load weights file…"
-_LOAD = "load"
 
 
 def ask_for_weights(parent: QWidget) -> str | None:
@@ -162,10 +160,7 @@ class FineTuneDialog(QDialog):
     def _fill_models(self, select_id: int | None = None) -> None:
         with QSignalBlocker(self.base_combo):
             self.base_combo.clear()
-            for m in self._models.values():
-                self.base_combo.addItem(m.name, m.id)
-                self.base_combo.setItemData(self.base_combo.count() - 1, m.checkpoint_path,
-                                            Qt.ItemDataRole.ToolTipRole)
+            add_model_items(self.base_combo, self._models.values())
             if self._file is not None:
                 self.base_combo.addItem(self._file.name, str(self._file))
             self.base_combo.addItem(LOAD_WEIGHTS, _LOAD)

@@ -28,6 +28,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from app.store.summaries import ImageSummary
+from app.ui.qimage import to_qimage
 
 SUMMARY_ROLE = int(Qt.ItemDataRole.UserRole) + 10
 IMAGE_ID_ROLE = int(Qt.ItemDataRole.UserRole) + 11
@@ -48,9 +49,8 @@ def load_thumbnail(path: Path, width: int = THUMB_WIDTH) -> QImage | None:
         return None
     h, w = image.shape[:2]
     height = max(1, round(h * width / w))
-    small = cv2.cvtColor(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    small = np.ascontiguousarray(small)
-    return QImage(small.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return to_qimage(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
 
 
 class _ThumbSignals(QObject):

@@ -28,7 +28,6 @@ class ImageBrowserPanel(QWidget):
 
     current_changed = Signal(int)
     order_changed = Signal(str)
-    filter_changed = Signal()
 
     def __init__(self, path_of: Callable[[ImageSummary], Path], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,7 +93,6 @@ class ImageBrowserPanel(QWidget):
                               has_detections=DETECTION_FILTERS[self.detections_filter.currentText()],
                               score_range=self.score_range(), text=self.text_filter.text())
         self.refresh_counts()
-        self.filter_changed.emit()
 
     def refresh_counts(self) -> None:
         total = self.model.rowCount()

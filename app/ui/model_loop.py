@@ -95,7 +95,7 @@ class ModelLoop(QObject):
         self._before = model_boxes_snapshot(panel.project(), ids)
         self._changes = {}
         self.window.show_panel(panel)
-        if panel.run() is None:
+        if panel.run(image_ids=ids) is None:  # exactly the images of the snapshot
             self._before = None
             return False
         return True

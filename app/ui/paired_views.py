@@ -21,7 +21,6 @@ LAYOUTS = ("side", "single", "split")
 class PairedViews(QWidget):
     """Two synchronised views (``left`` = original, ``right`` = enhanced) sharing one scene."""
 
-    layout_changed = Signal(str)
     zoom_changed = Signal(float)
     cursor_moved = Signal(float, float)
 
@@ -101,7 +100,6 @@ class PairedViews(QWidget):
         self.right.setVisible(layout == "side")
         self.split_slider.setVisible(layout == "split")
         self._apply_images()
-        self.layout_changed.emit(layout)
 
     def layout_name(self) -> str:
         return self._layout

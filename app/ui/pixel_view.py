@@ -78,9 +78,6 @@ class PixelView(QGraphicsView):
     def split(self) -> float:
         return self._split
 
-    def image_rect(self) -> QRectF:
-        return self.sceneRect()
-
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, BACKGROUND)
         target = self.sceneRect()

@@ -109,7 +109,7 @@ class ReviewWindow(QMainWindow):
     # -- construction ----------------------------------------------------------------------
     def _build_browser(self) -> None:
         self.browser_panel = panel = ImageBrowserPanel(self._path_of)
-        self.browser_model, self.browser_proxy, self.browser = panel.model, panel.proxy, panel.view
+        self.browser_model, self.browser_proxy = panel.model, panel.proxy
         self.order_box = panel.order_box
         panel.current_changed.connect(self.show_image)
         panel.order_changed.connect(lambda _order: self._apply_order())
@@ -134,6 +134,7 @@ class ReviewWindow(QMainWindow):
         self.log_panel = QPlainTextEdit()
         self.log_panel.setReadOnly(True)
         self.log_panel.setObjectName("logPanel")
+        self.enhance_panel.message.connect(self._log)  # preset saved / loaded / failed: log and status bar
         self.tabs = QTabWidget()
         self.tabs.addTab(self.attributes, "Box")
         self.tabs.addTab(enhance, "Enhance")
@@ -296,7 +297,7 @@ class ReviewWindow(QMainWindow):
         if self.project is None or self.current_image_id is None:
             return
         set_review_status(self.project, self.current_image_id, "done")
-        self.browser_model.update_rows(image_summaries(self.project, [self.current_image_id]))
+        self._update_row(self.current_image_id)
         self._refresh_counts()
         self.step(1)
 
@@ -324,8 +325,7 @@ class ReviewWindow(QMainWindow):
             return
         self._rgb = rgb
         self.views.set_images(to_qimage(rgb), to_qimage(enhanced) if enhanced is not None else None)
-        if enhanced is not None:
-            self.histogram.set_images(rgb, enhanced)
+        self.histogram.set_images(rgb, enhanced)  # no enhanced image yet: ``_on_enhanced`` fills it in
         self._refresh_status()
         self._prefetch_neighbours()
 
@@ -365,19 +365,22 @@ class ReviewWindow(QMainWindow):
             return
         self.views.set_enhanced(to_qimage(image))
         if self._rgb is not None and image.shape[:2] == self._rgb.shape[:2]:
-            self.histogram.set_images(self._rgb, image)
+            self.histogram.set_after(image)  # the original's curve was drawn by ``show_image``
 
-    def _on_detected(self, image_id: int) -> None:
+    def _update_row(self, image_id: int) -> None:
+        """Refresh the browser's row of ``image_id`` from the store (status, box counts, scores)."""
         if self.project is not None:
             self.browser_model.update_rows(image_summaries(self.project, [image_id]))
+
+    def _on_detected(self, image_id: int) -> None:
+        self._update_row(image_id)
         if image_id == self.current_image_id:
             self.editor.load(image_id)
             self._refresh_status()
         self._refresh_counts()
 
     def _on_boxes_changed(self, image_id: int) -> None:
-        if self.project is not None:
-            self.browser_model.update_rows(image_summaries(self.project, [image_id]))
+        self._update_row(image_id)
         self._refresh_status()
 
     # -- editing helpers -------------------------------------------------------------------
@@ -514,8 +517,6 @@ class ReviewWindow(QMainWindow):
     # -- sample project --------------------------------------------------------------------
     def start_sample_project(self, base: str | os.PathLike[str], **options):
         """Generate (or reuse) the sample project in the background and open it when ready."""
-        from PySide6.QtCore import QCoreApplication
-
         from app.jobs.sample_job import SampleProjectJob
 
         if self._sample_job is not None and self._sample_job.is_running():

@@ -61,6 +61,8 @@ class TrainingPanel(QWidget):
         """Running jobs of projects the panel no longer shows: they end on their own (each job
         records its run's end in its own project) or in ``stop()``."""
         self._points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in LOSS_TERMS}
+        self._runs: dict[int, TrainingRunData] = {}
+        """The listed runs of the project, by id (``refresh_runs``)."""
         self.enhance_params: Callable[[], dict | None] | None = None
         self.runs_folder = None
         self.env: dict | None = None
@@ -333,7 +335,7 @@ class TrainingPanel(QWidget):
     def refresh_runs(self, select_id: int | None = None) -> None:
         keep = select_id if select_id is not None else self.selected_run_id()
         self.runs.clear()
-        self._runs: dict[int, TrainingRunData] = {}
+        self._runs = {}
         if self._project is not None:
             for run in training_runs(self._project):
                 self._runs[run.id] = run
@@ -356,7 +358,7 @@ class TrainingPanel(QWidget):
         return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
 
     def _resumable(self, run_id: int | None) -> bool:
-        run = getattr(self, "_runs", {}).get(run_id)
+        run = self._runs.get(run_id)
         if run is None or run.status not in ("cancelled", "failed") or self._project is None:
             return False
         folder = run.config.get("run_dir")
@@ -378,7 +380,7 @@ class TrainingPanel(QWidget):
         self.eta_label.setText("")
 
     def _update_buttons(self) -> None:
-        running = self.is_running() or (self._job is not None)
+        running = self._job is not None
         has = self._project is not None
         self.fine_tune_button.setEnabled(has and not running)
         self.cancel_button.setEnabled(self.is_running() and not (self._job and self._job.cancel_requested))
