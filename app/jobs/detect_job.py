@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.jobs.worker_thread import CancellableWorker, WorkerThreadJob, naming
+from app.jobs.prefetch import decode
+from app.jobs.worker_thread import DetectorWorker, WorkerThreadJob, naming, read_ahead
 from app.store import Project, add_detections, image_file, start_detection_run
 
 NO_RUN = -1
@@ -34,7 +34,7 @@ def format_eta(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class DetectWorker(CancellableWorker):
+class DetectWorker(DetectorWorker):
     """Loads the detector and runs it; lives in the job's thread.
 
     Exactly one of ``finished(run_id)``, ``cancelled(run_id)`` or ``failed(message)`` ends a run.
@@ -42,7 +42,6 @@ class DetectWorker(CancellableWorker):
 
     WHAT = "Detection"
 
-    device_ready = Signal(str)
     progress = Signal(int, int, float)  # done, total, eta seconds (-1: unknown)
     image_done = Signal(int, int)  # image id, boxes stored
     image_failed = Signal(int, str)  # image id, message naming the file
@@ -52,18 +51,16 @@ class DetectWorker(CancellableWorker):
 
     def __init__(self, project: Project, image_ids: Iterable[int], checkpoint: str | os.PathLike[str],
                  model_version_id: int | None, enhance, mode: str, device, inference) -> None:
-        super().__init__()
+        super().__init__(device, inference)
         self._project = project
         self._ids = [int(i) for i in image_ids]
         self._checkpoint = Path(checkpoint)
         self._model_version_id = model_version_id
         self._enhance = enhance
         self._mode = mode
-        self._device = device
-        self._inference = inference
 
     def _run(self) -> None:
-        detector = self._load()
+        detector = self._load(self._checkpoint)
         if detector is None:
             return
         if self._cancel.is_set():
@@ -74,17 +71,6 @@ class DetectWorker(CancellableWorker):
         self._detect_all(detector, run_id)
 
     # -- steps ---------------------------------------------------------------------------------
-    def _load(self):
-        from srn.engine.detector import Detector
-
-        try:
-            detector = Detector.from_checkpoint(self._checkpoint, device=self._device, inference=self._inference)
-        except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
-            self.failed.emit(naming(f"Cannot load the model: {exc}", self._checkpoint))
-            return None
-        self.device_ready.emit(detector.device_name)
-        return detector
-
     def _settings(self, detector) -> dict:
         """What the store records about the run, so its boxes can be traced to their source."""
         from srn.fileio import sha256_file
@@ -100,12 +86,10 @@ class DetectWorker(CancellableWorker):
 
     def _read(self, image_id: int) -> tuple[Path | None, np.ndarray | Exception]:
         """The image's file and pixels, or the error that stopped reading them (never raises)."""
-        from srn.imageio import as_rgb8, read_image
-
         path = None
         try:
             path = image_file(self._project, image_id)
-            return path, as_rgb8(read_image(path), path)
+            return path, decode(path)
         except Exception as exc:  # noqa: BLE001 - reported per image
             return path, exc
 
@@ -113,19 +97,17 @@ class DetectWorker(CancellableWorker):
         total = len(self._ids)
         self.progress.emit(0, total, -1.0)
         started = time.monotonic()
+        done = 0
         # Decode the next file while the network works on this one.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-read") as pool:
-            pending: Future | None = pool.submit(self._read, self._ids[0]) if total else None
-            for done, image_id in enumerate(self._ids, start=1):
-                if self._cancel.is_set():
-                    self.cancelled.emit(run_id)
-                    return
-                path, image = pending.result()
-                pending = pool.submit(self._read, self._ids[done]) if done < total else None
-                self._detect_one(detector, run_id, image_id, path, image)
-                elapsed = time.monotonic() - started
-                eta = elapsed / done * (total - done)
-                self.progress.emit(done, total, eta)
+        for image_id, (path, image) in read_ahead(self._ids, self._read, self._cancel.is_set, name="detect-read"):
+            done += 1
+            self._detect_one(detector, run_id, image_id, path, image)
+            elapsed = time.monotonic() - started
+            eta = elapsed / done * (total - done)
+            self.progress.emit(done, total, eta)
+        if done < total:  # read_ahead stopped early: cancelled
+            self.cancelled.emit(run_id)
+            return
         self.finished.emit(run_id)
 
     def _detect_one(self, detector, run_id: int, image_id: int, path: Path | None, image) -> None:

@@ -188,12 +188,16 @@ class EnhancePreviewer(QObject):
         return self._key
 
     def set_image(self, key: Hashable, rgb: np.ndarray | None) -> None:
-        """Make ``rgb`` (uint8 RGB, copied) the current image; pending requests are dropped.
+        """Make ``rgb`` (uint8 RGB) the current image; pending requests are dropped.
 
-        The preview session is built in the worker thread. ``rgb=None`` clears the image.
+        The workers read the image while the caller goes on, so a writeable array is copied: the
+        caller may change it afterwards. A read-only array is used as it is, sparing a full-image
+        copy on the GUI thread at every switch: those are the arrays of ``ImagePipeline``'s caches,
+        which ``ImageLRU`` makes read-only and nobody changes. The preview session is built in the
+        worker thread. ``rgb=None`` clears the image.
         """
         self._key, self._has_image = key, rgb is not None
-        image = None if rgb is None else np.array(rgb, copy=True)
+        image = np.array(rgb, copy=True) if rgb is not None and rgb.flags.writeable else rgb
         self._preview.submit_image(key, image)
         self._full.submit_image(key, image)
 

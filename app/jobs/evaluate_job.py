@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.jobs.worker_thread import CancellableWorker, WorkerThreadJob, naming
+from app.jobs.prefetch import decode
+from app.jobs.worker_thread import DetectorWorker, WorkerThreadJob, naming, read_ahead
 from app.store.detections import model_versions
 from app.store.evaluations import (
     HELDOUT,
@@ -147,7 +147,7 @@ def score_detections(gt: list[GroundTruthImage], detections: list[tuple[np.ndarr
 
 # -- the job -----------------------------------------------------------------------------------
 
-class EvaluateWorker(CancellableWorker):
+class EvaluateWorker(DetectorWorker):
     """Loads the labels and the model, detects, scores and stores; lives in the job's thread.
 
     Exactly one of ``finished(evaluation_id)``, ``cancelled()`` or ``failed(message)`` ends it.
@@ -155,7 +155,6 @@ class EvaluateWorker(CancellableWorker):
 
     WHAT = "Evaluation"
 
-    device_ready = Signal(str)
     progress = Signal(int, int, float)  # done, total, eta seconds (-1: unknown)
     image_failed = Signal(str, str)  # image path, message naming the file
     finished = Signal(int)
@@ -164,13 +163,11 @@ class EvaluateWorker(CancellableWorker):
 
     def __init__(self, project: Project, model_version_id: int, dataset, enhance, device, inference,
                  error_threshold: float | None) -> None:
-        super().__init__()
+        super().__init__(device, inference)
         self._project = project
         self._model_version_id = int(model_version_id)
         self._dataset = dataset
         self._enhance = enhance
-        self._device = device
-        self._inference = inference
         self._threshold = error_threshold
 
     def _run(self) -> None:
@@ -215,25 +212,12 @@ class EvaluateWorker(CancellableWorker):
             errors={**scored.errors, "skipped": skipped}, dataset_fingerprint=fingerprint)
         self.finished.emit(stored.id)
 
-    def _load(self, checkpoint: Path):
-        from srn.engine.detector import Detector
-
-        try:
-            detector = Detector.from_checkpoint(checkpoint, device=self._device, inference=self._inference)
-        except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
-            self.failed.emit(naming(f"Cannot load the model: {exc}", checkpoint))
-            return None
-        self.device_ready.emit(detector.device_name)
-        return detector
-
     def _read(self, g: GroundTruthImage) -> tuple[Path, np.ndarray | Exception]:
-        from srn.imageio import as_rgb8, read_image
-
         path = g.path
         try:
             if g.image_id is not None and self._dataset == HELDOUT:
                 path = image_file(self._project, g.image_id)  # refuses a path that leaves its root
-            return path, as_rgb8(read_image(path), path)
+            return path, decode(path)
         except Exception as exc:  # noqa: BLE001 - reported per image
             return path, exc
 
@@ -243,26 +227,21 @@ class EvaluateWorker(CancellableWorker):
         kept, detections, skipped = [], [], []
         self.progress.emit(0, total, -1.0)
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaluate-read") as pool:
-            pending: Future = pool.submit(self._read, gt[0])
-            for done, g in enumerate(gt, start=1):
-                if self._cancel.is_set():
-                    return None, None, None
-                path, image = pending.result()
-                pending = pool.submit(self._read, gt[done]) if done < total else None
-                try:
-                    if isinstance(image, Exception):
-                        raise image
-                    det = detector.detect([image], enhance=self._enhance, mode="single")[0]
-                    detections.append((det.boxes.detach().cpu().numpy().astype(np.float64),
-                                       det.scores.detach().cpu().numpy().astype(np.float64)))
-                    kept.append(g)
-                except Exception as exc:  # noqa: BLE001 - one bad image never stops the evaluation
-                    message = naming(str(exc) or type(exc).__name__, path)
-                    skipped.append({"image_id": g.image_id, "path": str(path), "message": message})
-                    self.image_failed.emit(str(path), message)
-                elapsed = time.monotonic() - started
-                self.progress.emit(done, total, elapsed / done * (total - done))
+        reads = read_ahead(gt, self._read, self._cancel.is_set, name="evaluate-read")
+        for done, (g, (path, image)) in enumerate(reads, start=1):
+            try:
+                if isinstance(image, Exception):
+                    raise image
+                det = detector.detect([image], enhance=self._enhance, mode="single")[0]
+                detections.append((det.boxes.detach().cpu().numpy().astype(np.float64),
+                                   det.scores.detach().cpu().numpy().astype(np.float64)))
+                kept.append(g)
+            except Exception as exc:  # noqa: BLE001 - one bad image never stops the evaluation
+                message = naming(str(exc) or type(exc).__name__, path)
+                skipped.append({"image_id": g.image_id, "path": str(path), "message": message})
+                self.image_failed.emit(str(path), message)
+            elapsed = time.monotonic() - started
+            self.progress.emit(done, total, elapsed / done * (total - done))
         if self._cancel.is_set():
             return None, None, None
         return kept, detections, skipped

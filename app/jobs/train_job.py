@@ -39,6 +39,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from app.jobs.processes import is_srn_process, kill_process_tree, new_session_supported
 from app.jobs.train_estimate import resolve_device, throughput_key
+from app.project_folder import PROJECT_DIR
 from app.store.detections import model_versions
 from app.store.errors import StoreError
 from app.store.project import Project
@@ -53,7 +54,6 @@ from app.store.training import (
     update_training_run,
 )
 
-PROJECT_DIR = ".darkface-studio"
 LOG_FILE = "train.log"
 CONFIG_FILE = "config.json"
 LAST, FINAL = "last.pth", "final.pth"

@@ -41,8 +41,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.store.models import Box, Image, ImageRoot
-from app.store.project import Project
+from app.store.errors import StoreError
+from app.store.models import Box, Image
+from app.store.project import Project, root_paths
 from app.store.training import TRAIN, VAL, labelled_condition
 from srn.data.manifest import write_manifest
 from srn.data.samples import TrainSample
@@ -76,14 +77,6 @@ class TrainingExport:
         return [{"type": "manifest", "path": str(self.val)}] if self.val is not None else []
 
 
-def _image_file(roots: dict[int, Path], root_id: int, rel_path: str) -> Path | None:
-    root = roots.get(root_id)
-    if root is None:
-        return None
-    path = (root / rel_path).resolve()
-    return path if path.is_relative_to(root) else None
-
-
 def export_training_set(project: Project, out_dir: str | os.PathLike[str], *,
                         pseudo: dict | None = None) -> TrainingExport:
     """Write ``train.jsonl``, ``val.jsonl`` (when there are held-out images) and, when
@@ -100,7 +93,7 @@ def export_training_set(project: Project, out_dir: str | os.PathLike[str], *,
         if not 0 <= threshold <= 1 or weight < 0:
             raise ExportError(f"pseudo-labels need a threshold in [0, 1] and a weight >= 0 (got {threshold}, {weight})")
     with project.read() as s:  # one transaction: one consistent snapshot of the labels
-        roots = {r.id: Path(r.path) for r in s.scalars(select(ImageRoot))}
+        roots = root_paths(s)
         images = s.execute(select(Image.id, Image.root_id, Image.rel_path, Image.split, Image.status,
                                   labelled_condition().label("labelled"))
                            .order_by(Image.root_id, Image.rel_path, Image.id)).all()
@@ -126,7 +119,10 @@ def export_training_set(project: Project, out_dir: str | os.PathLike[str], *,
             kind = "pseudo"
         if kind is None:
             continue
-        path = _image_file(roots, image.root_id, image.rel_path)
+        try:
+            path = project.image_path(image.root_id, image.rel_path, roots)
+        except StoreError:  # its root is gone, or its path leaves the root
+            path = None
         if path is None or not path.is_file():
             summary["missing_files"] += 1
             if len(summary["missing_examples"]) < MAX_LISTED:

@@ -4,14 +4,22 @@ Detection and evaluation load a model and run it image by image: seconds to minu
 not block the window. Both follow one pattern, kept here once: the worker lives in the thread,
 the job (parented to the application, never to a window: destroying a running ``QThread``
 aborts the process) forwards the worker's signals and ends the thread when the worker ends.
+``DetectorWorker`` loads their model; ``read_ahead`` decodes the next image while the model
+works on the current one.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
-from PySide6.QtCore import QObject, Qt, QThread, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def naming(message: str, path: Path | None) -> str:
@@ -50,6 +58,52 @@ class CancellableWorker(QObject):
 
     def _run(self) -> None:
         raise NotImplementedError
+
+
+class DetectorWorker(CancellableWorker):
+    """A ``CancellableWorker`` that runs an SRN checkpoint (``DetectWorker``, ``EvaluateWorker``).
+
+    ``_load(checkpoint)`` gives the ``srn.engine.detector.Detector`` on ``device`` with
+    ``inference`` settings and emits ``device_ready(device name)``, or emits ``failed`` naming
+    the checkpoint and gives ``None``.
+    """
+
+    device_ready = Signal(str)
+
+    def __init__(self, device, inference) -> None:
+        super().__init__()
+        self._device = device
+        self._inference = inference
+
+    def _load(self, checkpoint: Path):
+        from srn.engine.detector import Detector
+
+        try:
+            detector = Detector.from_checkpoint(checkpoint, device=self._device, inference=self._inference)
+        except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
+            self.failed.emit(naming(f"Cannot load the model: {exc}", checkpoint))
+            return None
+        self.device_ready.emit(detector.device_name)
+        return detector
+
+
+def read_ahead(items: Sequence[T], read: Callable[[T], R], cancelled: Callable[[], bool], *,
+               name: str = "read-ahead") -> Iterator[tuple[T, R]]:
+    """``(item, read(item))`` for each item in order, reading the next item in a thread (named
+    ``name``) while the caller works on this one. ``read`` must not raise (return the error).
+
+    Stops, yielding nothing more, when ``cancelled()`` is true before an item is taken: the
+    caller tells a cancelled end by counting the items or by asking again after the loop. At
+    most one read runs ahead; an ending loop waits for it.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
+        pending = pool.submit(read, items[0]) if items else None
+        for index, item in enumerate(items):
+            if cancelled():
+                return
+            result = pending.result()
+            pending = pool.submit(read, items[index + 1]) if index + 1 < len(items) else None
+            yield item, result
 
 
 class WorkerThreadJob(QObject):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.store.database import chunks
 from app.store.errors import ConflictError, NotFoundError, StoreError
 from app.store.models import BOX_SOURCES, BOX_STATES, WIDER_ATTRIBUTES, Box, Edit, Image, utcnow
 from app.store.project import Project
@@ -67,6 +68,11 @@ class BoxData:
         return {f: getattr(self, f) for f in EDITABLE}
 
 
+BOX_COLUMNS = tuple(getattr(Box, f) for f in BoxData.__dataclass_fields__)
+"""``Box`` columns in ``BoxData`` field order: ``select(*BOX_COLUMNS)`` rows make ``BoxData(*row)``.
+Plain columns, not ORM objects: 2,000 boxes load in a third of the time (the view reloads often)."""
+
+
 def _check_values(values: dict) -> None:
     for key, value in values.items():
         if key not in EDITABLE:
@@ -113,9 +119,7 @@ def get_box(project: Project, box_id: int) -> BoxData:
 def boxes_of(project: Project, image_id: int, states: Iterable[str] | None = ("proposed", "accepted", "rejected"),
              ) -> list[BoxData]:
     """The boxes of one image (by default all but deleted ones), in id order."""
-    # plain columns, not ORM objects: 2,000 boxes load in a third of the time (the view reloads often)
-    columns = [getattr(Box, f) for f in BoxData.__dataclass_fields__]
-    query = select(*columns).where(Box.image_id == image_id).order_by(Box.id)
+    query = select(*BOX_COLUMNS).where(Box.image_id == image_id).order_by(Box.id)
     if states is not None:
         query = query.where(Box.state.in_(list(states)))
     with project.read() as s:
@@ -229,9 +233,8 @@ def set_state_by_score(project: Project, state: str, *, above: float | None = No
         rows = s.execute(query.order_by(Box.id)).all()
         if not rows:
             return 0
-        ids = [r.id for r in rows]
-        for start in range(0, len(ids), 5000):
-            s.execute(update(Box).where(Box.id.in_(ids[start:start + 5000]))
+        for chunk in chunks([r.id for r in rows]):
+            s.execute(update(Box).where(Box.id.in_(chunk))
                       .values(state=state, version=Box.version + 1, updated_at=utcnow(), author=author)
                       .execution_options(synchronize_session=False))
         s.add(Edit(author=author, action="bulk_state", entity="box", entity_id=None,
@@ -250,5 +253,5 @@ def box_counts(project: Project, image_id: int) -> dict[str, int]:
                               .group_by(Box.state)).all())
 
 
-__all__ = ["BoxData", "EDITABLE", "box_counts", "boxes_of", "create_box", "delete_box", "get_box",
+__all__ = ["BOX_COLUMNS", "BoxData", "EDITABLE", "box_counts", "boxes_of", "create_box", "delete_box", "get_box",
            "move_box", "set_box_state", "set_state_by_score", "update_box"]

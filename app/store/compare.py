@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
-from app.store.boxes import BoxData
+from app.store.boxes import BOX_COLUMNS, BoxData
+from app.store.database import chunks
 from app.store.errors import NotFoundError, StoreError
 from app.store.models import Box, DetectionRun
 from app.store.project import Project
@@ -52,9 +53,9 @@ def run_boxes(project: Project, image_id: int, run_id: int, states: Sequence[str
     with project.read() as s:
         if s.get(DetectionRun, run_id) is None:
             raise NotFoundError(f"no detection run with id {run_id}")
-        rows = s.scalars(select(Box).where(Box.image_id == image_id, Box.detection_run_id == run_id,
-                                           Box.state.in_(list(states))).order_by(Box.id))
-        return [BoxData.from_row(b) for b in rows]
+        rows = s.execute(select(*BOX_COLUMNS).where(Box.image_id == image_id, Box.detection_run_id == run_id,
+                                                    Box.state.in_(list(states))).order_by(Box.id))
+        return [BoxData(*row) for row in rows]
 
 
 def model_boxes_snapshot(project: Project, image_ids: Iterable[int], states: Sequence[str] = VISIBLE
@@ -63,10 +64,11 @@ def model_boxes_snapshot(project: Project, image_ids: Iterable[int], states: Seq
     ids = [int(i) for i in image_ids]
     out: dict[int, list[BoxData]] = {i: [] for i in ids}
     with project.read() as s:
-        for start in range(0, len(ids), 5000):
-            for b in s.scalars(select(Box).where(Box.image_id.in_(ids[start:start + 5000]), Box.source == "model",
-                                                 Box.state.in_(list(states))).order_by(Box.id)):
-                out[b.image_id].append(BoxData.from_row(b))
+        for chunk in chunks(ids):
+            for row in s.execute(select(*BOX_COLUMNS).where(Box.image_id.in_(chunk), Box.source == "model",
+                                                            Box.state.in_(list(states))).order_by(Box.id)):
+                box = BoxData(*row)
+                out[box.image_id].append(box)
     return out
 
 

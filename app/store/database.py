@@ -11,7 +11,9 @@ locked" when a read transaction tries to become a write one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,6 +21,16 @@ from sqlalchemy.engine import make_url
 BUSY_TIMEOUT_MS = 30_000
 IMMEDIATE = "dfs_begin_immediate"
 """Execution option: begin this connection's transaction with ``BEGIN IMMEDIATE`` (SQLite)."""
+IN_CHUNK = 5000
+"""Values per ``IN (...)`` list (``chunks``), so one statement stays under the bound-parameter limits."""
+
+T = TypeVar("T")
+
+
+def chunks(seq: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``seq`` in consecutive slices of at most ``size`` items (none for an empty ``seq``)."""
+    for start in range(0, len(seq), size):
+        yield seq[start:start + size]
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, select
 
+from app.store.database import chunks
 from app.store.errors import NotFoundError, StoreError
 from app.store.models import Box, DetectionRun, Image, ModelVersion, utcnow
 from app.store.project import Project
@@ -43,21 +44,37 @@ class ModelVersionData:
         return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
 
 
-def register_model(project: Project, name: str, checkpoint: str | os.PathLike[str], *, parent_id: int | None = None,
-                   training_run_id: int | None = None, metrics: dict | None = None) -> ModelVersionData:
-    """Record a checkpoint as a model version (its sha256 is computed from the file)."""
+def _checkpoint_digest(checkpoint: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The checkpoint's resolved path and sha256 (read before a write transaction opens: it takes seconds)."""
     path = Path(checkpoint).expanduser().resolve()
     if not path.is_file():
         raise NotFoundError(f"{checkpoint}: no such checkpoint file")
-    digest = sha256_file(path)
+    return path, sha256_file(path)
+
+
+def _refuse_taken_name(s, name: str) -> None:
+    if s.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
+        raise StoreError(f"a model version named {name!r} already exists")
+
+
+def _insert_model_version(s, name: str, path: Path, digest: str, *, parent_id: int | None,
+                          training_run_id: int | None, metrics: dict) -> ModelVersionData:
+    """Add the ``ModelVersion`` row in the caller's transaction (``_refuse_taken_name`` first)."""
+    row = ModelVersion(name=name, checkpoint_path=str(path), checkpoint_sha256=digest, parent_id=parent_id,
+                       training_run_id=training_run_id, metrics=metrics)
+    s.add(row)
+    s.flush()
+    return ModelVersionData.from_row(row)
+
+
+def register_model(project: Project, name: str, checkpoint: str | os.PathLike[str], *, parent_id: int | None = None,
+                   training_run_id: int | None = None, metrics: dict | None = None) -> ModelVersionData:
+    """Record a checkpoint as a model version (its sha256 is computed from the file)."""
+    path, digest = _checkpoint_digest(checkpoint)
     with project.write() as s:
-        if s.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
-            raise StoreError(f"a model version named {name!r} already exists")
-        row = ModelVersion(name=name, checkpoint_path=str(path), checkpoint_sha256=digest, parent_id=parent_id,
-                           training_run_id=training_run_id, metrics=metrics or {})
-        s.add(row)
-        s.flush()
-        return ModelVersionData.from_row(row)
+        _refuse_taken_name(s, name)
+        return _insert_model_version(s, name, path, digest, parent_id=parent_id, training_run_id=training_run_id,
+                                     metrics=metrics or {})
 
 
 def model_versions(project: Project) -> list[ModelVersionData]:
@@ -96,8 +113,7 @@ def _new_run(s, project: Project, model_version_id, enhanced, settings, author) 
 def _write_boxes(s, run: DetectionRun, items, *, source: str, replace_proposed: bool, min_score: float) -> int:
     ids = [i for i, _, _ in items]
     sizes = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
+    for chunk in chunks(ids):
         sizes.update({r.id: (r.width, r.height) for r in s.execute(
             select(Image.id, Image.width, Image.height).where(Image.id.in_(chunk)))})
     missing = [i for i in ids if i not in sizes]
@@ -105,8 +121,8 @@ def _write_boxes(s, run: DetectionRun, items, *, source: str, replace_proposed: 
         raise NotFoundError(f"no image with id {missing[0]} ({len(missing)} unknown image ids in the results)")
     if replace_proposed and ids:
         same_kind = select(DetectionRun.id).where(DetectionRun.enhanced == run.enhanced, DetectionRun.id != run.id)
-        for start in range(0, len(ids), 5000):
-            s.execute(delete(Box).where(Box.image_id.in_(ids[start:start + 5000]), Box.source == source,
+        for chunk in chunks(ids):
+            s.execute(delete(Box).where(Box.image_id.in_(chunk), Box.source == source,
                                         Box.state == "proposed", Box.version == 1,
                                         Box.detection_run_id.in_(same_kind))
                       .execution_options(synchronize_session=False))

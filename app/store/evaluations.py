@@ -38,13 +38,15 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from app.store.database import chunks
 from app.store.detections import ModelVersionData, model_versions
 from app.store.errors import NotFoundError, StoreError
 from app.store.models import Box, Evaluation, Image, ModelVersion
 from app.store.project import Project
+from app.store.training import VAL
 
 HELDOUT = "heldout"
-HELDOUT_SPLIT = "val"
+HELDOUT_SPLIT = VAL
 """The ``Image.split`` value of the held-out images."""
 LABELS_PREFIX = "labels:"
 MAX_CURVE_POINTS = 200
@@ -306,14 +308,6 @@ def evaluations(project: Project, model_version_id: int | None = None, dataset: 
         return [EvaluationData.from_row(e) for e in s.scalars(query)]
 
 
-def get_evaluation(project: Project, evaluation_id: int) -> EvaluationData:
-    with project.read() as s:
-        row = s.get(Evaluation, evaluation_id)
-        if row is None:
-            raise NotFoundError(f"no evaluation with id {evaluation_id}")
-        return EvaluationData.from_row(row)
-
-
 # -- the held-out ground truth -----------------------------------------------------------------
 
 @dataclass
@@ -362,10 +356,11 @@ def heldout_ground_truth(project: Project) -> list[GroundTruthImage]:
 def image_ids_for_paths(project: Project, paths) -> dict[Path, int]:
     """``{path: image id}`` for the files that are images of the project (others are left out);
     lets errors of an imported labelled set open in the review window when the image is there."""
+    roots = dict(project.roots())
     wanted: dict[tuple[int, str], Path] = {}
     for path in paths:
         try:
-            wanted[project.locate(path)] = Path(path)
+            wanted[project.locate(path, roots)] = Path(path)
         except StoreError:
             continue
     if not wanted:
@@ -376,9 +371,9 @@ def image_ids_for_paths(project: Project, paths) -> dict[Path, int]:
         by_root[root_id].append(rel)
     with project.read() as s:
         for root_id, rels in by_root.items():
-            for start in range(0, len(rels), 5000):
+            for chunk in chunks(rels):
                 for r in s.execute(select(Image.id, Image.rel_path).where(
-                        Image.root_id == root_id, Image.rel_path.in_(rels[start:start + 5000]))):
+                        Image.root_id == root_id, Image.rel_path.in_(chunk))):
                     out[wanted[(root_id, r.rel_path)]] = r.id
     return out
 

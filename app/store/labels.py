@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import delete, select, update
 
+from app.store.database import chunks
 from app.store.errors import StoreError
 from app.store.models import WIDER_ATTRIBUTES, Box, Edit, Image, utcnow
 from app.store.project import Project
@@ -126,9 +127,9 @@ def import_labels(project: Project, path: str | os.PathLike[str], fmt: str, *, o
     with project.write() as s:
         ids = [i for i, _ in matched]
         if replace_imported:
-            for start in range(0, len(ids), 5000):
+            for chunk in chunks(ids):
                 report.replaced += s.execute(
-                    delete(Box).where(Box.image_id.in_(ids[start:start + 5000]), Box.source == "imported",
+                    delete(Box).where(Box.image_id.in_(chunk), Box.source == "imported",
                                       Box.version == 1).execution_options(synchronize_session=False)).rowcount
         boxes = []
         for image_id, ann in matched:
@@ -140,11 +141,11 @@ def import_labels(project: Project, path: str | os.PathLike[str], fmt: str, *, o
                        "updated_at": now, "version": 1}
                 row.update({a: int(attrs[k, j]) if attrs is not None else 0 for j, a in enumerate(WIDER_ATTRIBUTES)})
                 boxes.append(row)
-        for start in range(0, len(boxes), 20_000):
-            s.execute(Box.__table__.insert(), boxes[start:start + 20_000])
+        for batch in chunks(boxes, 20_000):
+            s.execute(Box.__table__.insert(), batch)
         if mark_done:
-            for start in range(0, len(ids), 5000):
-                s.execute(update(Image).where(Image.id.in_(ids[start:start + 5000]))
+            for chunk in chunks(ids):
+                s.execute(update(Image).where(Image.id.in_(chunk))
                           .values(status="done", updated_at=now).execution_options(synchronize_session=False))
         s.add(Edit(author=author, action="import_labels", entity="project", entity_id=None, before=None,
                    after={"file": str(Path(path).resolve()), "format": fmt, "images": len(ids), "boxes": len(boxes)}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +20,15 @@ from app.store.database import IMMEDIATE, database_url, is_url, make_engine, sql
 from app.store.errors import NotFoundError, OutsideRootsError, StoreError
 from app.store.models import ImageRoot, ProjectSetting
 from app.store.schema import SchemaReport, current_revision, ensure_current
+
+
+Roots = Mapping[int, Path]
+"""``{root id: folder}`` as ``root_paths`` reads it, for ``Project.locate`` / ``Project.image_path``."""
+
+
+def root_paths(session: Session) -> dict[int, Path]:
+    """The image roots, in id order, read in ``session`` (e.g. inside a snapshot transaction)."""
+    return {r.id: Path(r.path) for r in session.scalars(select(ImageRoot).order_by(ImageRoot.id))}
 
 
 def default_author() -> str:
@@ -134,7 +143,7 @@ class Project:
 
     def roots(self) -> list[tuple[int, Path]]:
         with self.read() as s:
-            return [(r.id, Path(r.path)) for r in s.scalars(select(ImageRoot).order_by(ImageRoot.id))]
+            return list(root_paths(s).items())
 
     def add_root(self, folder: str | os.PathLike[str]) -> int:
         """Register an image folder (absolute, resolved); returns its id (existing one if known)."""
@@ -150,21 +159,32 @@ class Project:
             s.flush()
             return row.id
 
-    def locate(self, path: str | os.PathLike[str]) -> tuple[int, str]:
-        """``(root_id, rel_path)`` of an image file; ``OutsideRootsError`` if no root holds it."""
+    def _roots(self, roots: Roots | None) -> Roots:
+        """``roots`` as given, else read now (never cached: another process may add a root)."""
+        return dict(self.roots()) if roots is None else roots
+
+    def locate(self, path: str | os.PathLike[str], roots: Roots | None = None) -> tuple[int, str]:
+        """``(root_id, rel_path)`` of an image file; ``OutsideRootsError`` if no root holds it.
+
+        ``roots``: the roots already read (``dict(project.roots())``), for many paths in a row.
+        """
+        roots = self._roots(roots)
         target = Path(path).expanduser().resolve()
         best = None
-        for root_id, root in self.roots():
+        for root_id, root in roots.items():
             if target.is_relative_to(root) and (best is None or len(root.parts) > len(best[1].parts)):
                 best = (root_id, root)
         if best is None:
-            roots = ", ".join(str(r) for _, r in self.roots()) or "none"
-            raise OutsideRootsError(f"{path}: not inside any of the project's image roots ({roots})")
+            listed = ", ".join(str(r) for r in roots.values()) or "none"
+            raise OutsideRootsError(f"{path}: not inside any of the project's image roots ({listed})")
         return best[0], target.relative_to(best[1]).as_posix()
 
-    def image_path(self, root_id: int, rel_path: str) -> Path:
-        """The file of an image row, refusing a relative path that climbs out of its root."""
-        roots = dict(self.roots())
+    def image_path(self, root_id: int, rel_path: str, roots: Roots | None = None) -> Path:
+        """The file of an image row, refusing a relative path that climbs out of its root.
+
+        ``roots``: the roots already read (``dict(project.roots())``), for many images in a row.
+        """
+        roots = self._roots(roots)
         if root_id not in roots:
             raise NotFoundError(f"image root {root_id} does not exist")
         root = roots[root_id]

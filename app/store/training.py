@@ -18,11 +18,11 @@ import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import and_, exists, func, or_, select, update
 
-from app.store.detections import ModelVersionData
+from app.store.database import chunks
+from app.store.detections import ModelVersionData, _checkpoint_digest, _insert_model_version, _refuse_taken_name
 from app.store.errors import NotFoundError, StoreError
 from app.store.models import (
     RUN_STATUSES,
@@ -34,7 +34,6 @@ from app.store.models import (
     utcnow,
 )
 from app.store.project import Project
-from srn.fileio import sha256_file
 
 TRAIN, VAL = "train", "val"
 ENDED = ("finished", "failed", "cancelled")
@@ -106,8 +105,8 @@ def ensure_validation_split(project: Project, fraction: float = 0.2, seed: int =
         val_ids, train_ids = [r[1] for r in val], [r[1] for r in train]
         stamp = utcnow()
         for name, ids in ((VAL, val_ids), (TRAIN, train_ids)):
-            for start in range(0, len(ids), 5000):
-                s.execute(update(Image).where(Image.id.in_(ids[start:start + 5000]))
+            for chunk in chunks(ids):
+                s.execute(update(Image).where(Image.id.in_(chunk))
                           .values(split=name, updated_at=stamp).execution_options(synchronize_session=False))
         if val_ids or train_ids:
             s.add(Edit(author=author, action="assign_split", entity="training", entity_id=None, before=None,
@@ -265,24 +264,18 @@ def finish_training_run(project: Project, run_id: int, checkpoint: str | os.Path
     """Register ``checkpoint`` as model version ``name`` (parent ``parent_id``, made by run
     ``run_id``, with ``metrics``) and mark the run finished: one transaction, so either both
     happen or neither does. ``run_metrics`` (default: ``metrics``) is merged into the run's."""
-    path = Path(checkpoint).expanduser().resolve()
-    if not path.is_file():
-        raise NotFoundError(f"{checkpoint}: no such checkpoint file")
-    digest = sha256_file(path)
+    path, digest = _checkpoint_digest(checkpoint)
     with project.write() as s:
         row = _run(s, run_id)
         if row.status == "finished":
             raise StoreError(f"training run {run_id} is already finished")
-        if s.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
-            raise StoreError(f"a model version named {name!r} already exists")
+        _refuse_taken_name(s, name)
         if parent_id is not None and s.get(ModelVersion, parent_id) is None:
             raise NotFoundError(f"no model version with id {parent_id} (the parent of {name!r})")
-        version = ModelVersion(name=name, checkpoint_path=str(path), checkpoint_sha256=digest, parent_id=parent_id,
-                               training_run_id=run_id, metrics=dict(metrics or {}))
-        s.add(version)
+        version = _insert_model_version(s, name, path, digest, parent_id=parent_id, training_run_id=run_id,
+                                        metrics=dict(metrics or {}))
         _mark(row, "finished", run_metrics if run_metrics is not None else metrics, None, None)
-        s.flush()
-        return ModelVersionData.from_row(version)
+        return version
 
 
 def unique_model_name(project: Project, wanted: str) -> str:
