@@ -567,3 +567,17 @@ def test_a_moved_selected_box_takes_its_score_label_along_on_screen(qtbot):
     qtbot.wait(50)
     assert lit_above(item.pos()) > 20  # the label moved with the box ...
     assert lit_above(before) == 0  # ... and left nothing where it was
+
+
+def test_a_reload_that_changes_nothing_keeps_the_outline_batch(env):
+    box = model_boxes(env, [[10, 10, 29, 29], [40, 10, 59, 29]], [0.9, 0.8])[0]
+    _render(env.scene)  # builds the batch
+    batch = env.scene.outlines._batch
+    assert batch is not None
+    env.editor.load(env.images["a.png"])  # the same boxes again
+    assert env.scene.outlines._batch is batch
+    stored = get_box(env.project, box)
+    move_box(env.project, box, stored.version, (15, 10, 34, 29))  # changed elsewhere
+    env.editor.load(env.images["a.png"])
+    assert env.scene.outlines._batch is None  # rebuilt on the next paint
+    assert _render(env.scene).pixelColor(2 * 15, 2 * 15).getRgb()[:3] == PALETTE["model_proposed"][0].getRgb()[:3]

@@ -60,9 +60,11 @@ class BoxOutlineLayer(QGraphicsItem):
 
     def set_changes(self, new_ids: Iterable[int], gone: Iterable[tuple[float, float, float, float]]) -> None:
         """Highlight boxes ``new_ids`` and mark where boxes ``gone`` were (inclusive extents)."""
-        self._changed_ids = frozenset(new_ids)
-        self._gone = [QRectF(x1, y1, x2 - x1 + 1, y2 - y1 + 1) for x1, y1, x2, y2 in gone]
-        self.invalidate()
+        new_ids = frozenset(new_ids)
+        gone = [QRectF(x1, y1, x2 - x1 + 1, y2 - y1 + 1) for x1, y1, x2, y2 in gone]
+        if (new_ids, gone) != (self._changed_ids, self._gone):  # every image switch asks; most have none
+            self._changed_ids, self._gone = new_ids, gone
+            self.invalidate()
 
     def changes(self) -> tuple[frozenset[int], list[QRectF]]:
         return self._changed_ids, list(self._gone)

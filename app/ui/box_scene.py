@@ -67,9 +67,14 @@ class BoxScene(QGraphicsScene):
         return (round(r.width()), round(r.height()))
 
     def set_boxes(self, boxes: Iterable[BoxData]) -> None:
-        """Show exactly ``boxes``: unchanged ones are left alone, others updated, added or removed."""
+        """Show exactly ``boxes``: unchanged ones are left alone, others updated, added or removed.
+
+        A reload that changes nothing keeps the outline layer's batch (no rebuild on the next paint).
+        """
         wanted = {b.id: b for b in boxes}
-        for box_id in [i for i in self._items if i not in wanted]:
+        gone = [i for i in self._items if i not in wanted]
+        changed = bool(gone)
+        for box_id in gone:
             item = self._items.pop(box_id)
             self._pressed.pop(item, None)
             self._with_handles.discard(item)
@@ -87,7 +92,9 @@ class BoxScene(QGraphicsScene):
             else:
                 continue
             item.setVisible(self._shows(box))
-        self.outlines.invalidate()
+            changed = True
+        if changed:
+            self.outlines.invalidate()
 
     def clear_boxes(self) -> None:
         self.set_boxes(())
