@@ -98,7 +98,7 @@ def _qt_probe_command() -> tuple[list[str], dict[str, str]]:
 def _describe_qt(info: dict, where: str) -> str:
     if not info["icon_ok"]:
         raise CheckFailed(f"platform plugin {info['platform']!r} works ({where}), but the app icon did not load "
-                          f"({info['icon_files']} icon files in app/resources/): the package data is missing")
+                          f"({info['icon_files']} icon files in resources/): the package data is missing")
     return (f"platform plugin {info['platform']!r}, PySide6 {info['pyside']}, Qt {info['qt']}; "
             f"app icon ({info['icon_files']} files)")
 

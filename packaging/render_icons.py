@@ -3,9 +3,9 @@
 
     QT_QPA_PLATFORM=offscreen python packaging/render_icons.py
 
-writes ``app/resources/icons/darkface-studio-<N>.png`` for N in 16 … 512. The PNGs are committed
+writes ``resources/icons/darkface-studio-<N>.png`` for N in 16 … 512. The PNGs are committed
 (the window icon, the Linux ``.desktop`` entry and the PyInstaller bundle use them); run this
-again after changing ``app/resources/darkface-studio.svg``.
+again after changing ``resources/darkface-studio.svg``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SVG = REPO / "app" / "resources" / "darkface-studio.svg"
-OUT = REPO / "app" / "resources" / "icons"
+SVG = REPO / "resources" / "darkface-studio.svg"
+OUT = REPO / "resources" / "icons"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 

@@ -56,12 +56,13 @@ def test_the_wheel_holds_code_migrations_and_resources(wheel: Path) -> None:
     migrations = REPO / "app" / "store" / "migrations"
     expected = {
         "app/main.py", "app/selftest.py", "srn/cli.py", "app/store/migrations/script.py.mako",
-        "app/resources/darkface-studio.svg",
+        "darkface_resources/__init__.py", "darkface_resources/darkface-studio.svg",
+        "darkface_resources/models/demo-srn-r18.pth", "darkface_resources/models/README.md",
         *(p.relative_to(REPO).as_posix() for p in migrations.rglob("*.py")),
-        *(p.relative_to(REPO).as_posix() for p in (REPO / "app" / "resources" / "icons").glob("*.png")),
+        *(f"darkface_resources/icons/{p.name}" for p in (REPO / "resources" / "icons").glob("*.png")),
     }
     assert any(n.startswith("app/store/migrations/versions/0001") for n in expected)
-    assert any(n.startswith("app/resources/icons/darkface-studio-") for n in expected)
+    assert any(n.startswith("darkface_resources/icons/darkface-studio-") for n in expected)
     missing = sorted(expected - names)
     assert not missing, f"not in the wheel: {missing}"
     assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) for n in names)

@@ -1,16 +1,17 @@
-"""The application icon, shipped inside the ``app`` package (``app/resources/``).
+"""The application icon, shipped in the top-level ``resources/`` folder (``darkface_resources``).
 
 The resources are package data, so they are found the same way in a source checkout, an
-installed wheel and a PyInstaller bundle: next to this package's files.
+installed wheel and a PyInstaller bundle.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import darkface_resources
 from PySide6.QtGui import QIcon
 
-RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
+RESOURCES_DIR = darkface_resources.ROOT
 ICON_PATH = RESOURCES_DIR / "darkface-studio.svg"
 ICONS_DIR = RESOURCES_DIR / "icons"
 """PNG renderings of the SVG (``darkface-studio-<N>.png``), made by ``packaging/render_icons.py``."""
