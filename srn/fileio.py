@@ -1,7 +1,9 @@
 """Atomic file writes: a reader (or a crash) never sees a half-written file.
 
 Everything that matters (labels, images of a dataset, manifests, checkpoints) is written to a
-temporary file in the destination folder, flushed to disk, then renamed over the target.
+temporary file in the destination folder, flushed to disk, then renamed over the target. The
+file gets the mode a plain ``open(path, "w")`` would give (0666 less the umask), not the 0600
+of the temporary file, so the people and services that share a folder can still read it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+_umask: int | None = None
+
+
+def _plain_file_mode() -> int:
+    """0666 less the process umask (read once: ``os.umask`` can only be read by setting it)."""
+    global _umask
+    if _umask is None:
+        _umask = os.umask(0o022)
+        os.umask(_umask)
+    return 0o666 & ~_umask
+
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
@@ -23,6 +36,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), _plain_file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
