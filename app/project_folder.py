@@ -1,8 +1,9 @@
 """A folder of images as a project: the database lives in ``<folder>/.darkface-studio/project.db``.
 
 Opening a folder creates the project on first use, imports images that are new since last time,
-and on creation imports DARK FACE labels found in ``label/`` inside or beside the folder (the
-layout of the benchmark and of the sample project). Qt-free, so the command line can use it.
+and on creation registers the shipped demo model and imports DARK FACE labels found in ``label/``
+inside or beside the folder (the layout of the benchmark) as accepted boxes. Qt-free, so the
+command line can use it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.store import Project, import_images, import_labels
+from app.store import Project, import_images, import_labels, model_versions
+from app.store.shipped_models import ensure_demo_model
 from srn.formats.errors import FormatError
 
 PROJECT_DIR = ".darkface-studio"
@@ -28,8 +30,13 @@ def find_label_folder(folder: Path) -> Path | None:
     return None
 
 
-def open_folder_project(folder: str | os.PathLike[str], progress=None) -> tuple[Project, list[str]]:
-    """Open (creating if needed) the folder's project; returns it and messages for the log."""
+def open_folder_project(folder: str | os.PathLike[str], progress=None, *,
+                        import_ground_truth: bool = True) -> tuple[Project, list[str]]:
+    """Open (creating if needed) the folder's project; returns it and messages for the log.
+
+    A new project gets the shipped demo model, and (unless ``import_ground_truth`` is false) the
+    labels of ``label/`` as accepted boxes.
+    """
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder")
@@ -42,7 +49,9 @@ def open_folder_project(folder: str | os.PathLike[str], progress=None) -> tuple[
         if report.added or report.problems or report.duplicates:
             messages.append(f"{folder}: {report.summary()}")
         messages += [f"{folder / rel}: {reason}" for rel, reason in report.problems]
-        labels = find_label_folder(folder) if created else None
+        if created or not model_versions(project):  # every picker offers a model from the start
+            ensure_demo_model(project)
+        labels = find_label_folder(folder) if created and import_ground_truth else None
         if labels is not None:
             try:
                 result = import_labels(project, labels, "darkface", allow_unmatched=True, outside="clip")

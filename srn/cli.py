@@ -128,6 +128,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from srn.engine.checkpoint import CheckpointError
     from srn.engine.detector import Detector
     from srn.engine.device import DeviceError
+    from srn.engine.shipped_models import resolve_weights
     from srn.formats import darkface, wider
     from srn.fileio import atomic_write_text
 
@@ -140,7 +141,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             from srn.enhance import get_method
 
             enhance = get_method(args.enhance).params_type()
-        detector = Detector.from_checkpoint(args.weights, device=args.device, precision=args.precision)
+        detector = Detector.from_checkpoint(resolve_weights(args.weights), device=args.device,
+                                            precision=args.precision)
     except (FileNotFoundError, CheckpointError, DeviceError, ValueError) as exc:
         print(f"srn detect: {exc}", file=sys.stderr)
         return 2
@@ -242,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     det.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS")
-    det.add_argument("--weights", required=True, metavar="W", help="checkpoint file")
+    det.add_argument("--weights", required=True, metavar="W",
+                     help="checkpoint file, or 'demo' for the shipped demo model (synthetic faces)")
     det.add_argument("--out", required=True, metavar="DIR", help="output folder")
     det.add_argument("--format", choices=["wider", "darkface", "json"], default="json",
                      help="wider: <event>/<image>.txt; darkface: <id>.txt; json: detections.json (default)")
@@ -255,11 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--quiet", action="store_true", help="no progress bar")
     det.set_defaults(func=_cmd_detect)
 
-    from srn.commands import convert, evaluate, train
+    from srn.commands import convert, evaluate, train, weights
 
     convert.add_parser(sub)
     evaluate.add_parser(sub)
     train.add_parser(sub)
+    weights.add_parser(sub)
     return parser
 
 

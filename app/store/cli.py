@@ -133,11 +133,13 @@ def _print_capped(lines: Sequence[str], prefix: str, stream=None) -> None:
 
 def _init(args: argparse.Namespace) -> int:
     from app.store.project import Project
+    from app.store.shipped_models import ensure_demo_model
 
     with Project.create(args.db, roots=args.root) as project:
+        demo = ensure_demo_model(project)
         roots = project.roots()
         print(f"created project {project.url} (schema revision {project.schema_report.after}) "
-              f"with {len(roots)} image roots")
+              f"with {len(roots)} image roots" + (f" and the model {demo.name!r}" if demo else ""))
         for _, root in roots:
             print(f"  root {root}")
     return 0

@@ -43,7 +43,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting (repeatable)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--init", metavar="CKPT", help="start from these weights (ours or the authors' SRN.pth)")
+    group.add_argument("--init", metavar="CKPT", help="start from these weights (ours, the authors' SRN.pth, or 'demo')")
     group.add_argument("--resume", metavar="CKPT", help="continue an interrupted run from its last.pth")
     p.add_argument("--quiet", action="store_true", help="only warnings and errors on stderr")
 
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from srn.data.manifest import ManifestError
     from srn.engine.checkpoint import CheckpointError
     from srn.engine.device import DeviceError
+    from srn.engine.shipped_models import resolve_weights
     from srn.engine.train import TrainingError, resume_config, run_training
     from srn.engine.train_config import ConfigError, load_config
     from srn.formats.errors import FormatError
@@ -101,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             config = load_config(args.config, args.assignments)
         with _StopFlag() as stop:
-            run_training(config, Path(args.out), init=args.init, resume=args.resume, emit=_emit, stop=stop)
+            init = resolve_weights(args.init) if args.init else None
+            run_training(config, Path(args.out), init=init, resume=args.resume, emit=_emit, stop=stop)
     except (ConfigError, DeviceError) as exc:
         print(f"srn train: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 import pickle
+import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -176,3 +177,31 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, metadata: Ch
     data = buffer.getvalue()
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def save_half_precision(src: str | os.PathLike[str], dst: str | os.PathLike[str], **metadata: Any) -> int:
+    """Copy the checkpoint ``src`` to ``dst`` with floating-point weights stored as float16.
+
+    For a model that ships with the app: float16 halves the file and the archive's entries are
+    deflate-compressed (lossless; ``torch.load`` reads them as they are), and ``load_state_dict``
+    casts the weights back into the float32 network. ``metadata`` entries replace those of
+    ``src``'s metadata (e.g. ``training_data``, ``metrics``); any training state is dropped.
+    Returns the size in bytes.
+    """
+    state, meta = split_checkpoint(read_checkpoint_file(src), src)
+    for key, value in metadata.items():
+        setattr(meta, key, value)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "state_dict": {k: v.half() if v.is_floating_point() else v for k, v in state.items()},
+        "metadata": asdict(meta),
+    }
+    plain = io.BytesIO()
+    torch.save(payload, plain)
+    packed = io.BytesIO()
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+    atomic_write_bytes(dst, packed.getvalue())
+    return len(packed.getvalue())
