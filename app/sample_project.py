@@ -1,9 +1,15 @@
-"""The sample project: a small synthetic night-time dataset generated on first launch.
+"""The sample project: a small synthetic night-time dataset generated on first launch, as a review task.
 
-It gives a new user something real to look at without downloading DARK FACE. Generation goes
-into a hidden sibling folder and is renamed into place only once complete, with a ``.complete``
-marker, so a run killed half-way is never mistaken for a finished sample; a lock file keeps two
-app instances from generating (or deleting each other's work) at the same time.
+It gives a new user something real to do without downloading anything: the night images are in
+status ``new`` and carry the shipped demo model's proposals (detected on the MSRCR-enhanced
+images while the sample is made), so the first thing to do is accept, reject, move and add boxes,
+then fine-tune on them. The generated ground truth stays in ``label/``, outside the review: the
+window offers it as a labelled set to evaluate against, never as accepted boxes.
+
+Images are generated into a hidden sibling folder and renamed into place; the project database
+is made there (its image root is the final path) and the ``.complete`` marker is written last,
+so a run killed half-way is never mistaken for a finished sample; a lock file keeps two app
+instances from generating (or deleting each other's work) at the same time.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from srn.fileio import atomic_write_text
 if TYPE_CHECKING:
     from srn.data.synth import SynthConfig
 
-SAMPLE_NAME = "sample-v1"
+SAMPLE_NAME = "sample-v2"
 """Bump the version when the generator changes, so old samples are not reused."""
 SAMPLE_COUNT = 24
 SAMPLE_SEED = 2019
@@ -36,15 +42,17 @@ SAMPLE_IMAGES = "night"
 DATA_DIR_ENV = "DARKFACE_DATA_DIR"
 _LOCK_POLL_MS = 200
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, stage)``: ``stage`` is ``GENERATING`` then ``DETECTING``."""
+GENERATING, DETECTING = "generating images", "detecting faces with the demo model"
 Cancel = Callable[[], bool]
 
 
 def data_dir() -> Path:
     """Where the app keeps its data: ``$DARKFACE_DATA_DIR``, else Qt's per-user app data folder.
 
-    Falls back to ``~/.local/share/darkface-studio`` when no Qt application (hence no app name)
-    exists, e.g. in a script.
+    Without a Qt application (a script) the same folder is computed by ``srn.weights.data_dir``,
+    which the command line uses too (``srn weights fetch`` puts models there).
     """
     env = os.environ.get(DATA_DIR_ENV)
     if env:
@@ -53,7 +61,9 @@ def data_dir() -> Path:
         location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
         if location:
             return Path(location)
-    return Path.home() / ".local" / "share" / "darkface-studio"
+    from srn.weights.catalogue import data_dir as shared_data_dir
+
+    return shared_data_dir()
 
 
 def sample_project_dir(base: str | os.PathLike[str]) -> Path:
@@ -74,12 +84,14 @@ def ensure_sample_project(
     n: int = SAMPLE_COUNT,
     seed: int = SAMPLE_SEED,
     config: SynthConfig | None = None,
+    detect: bool = True,
 ) -> Path:
     """Return the complete sample project under ``base``, generating it first if needed.
 
-    ``progress(done, total)`` and ``cancel()`` are passed to the generator; a cancel raises
-    ``srn.data.synth.Cancelled`` and leaves no folder that looks complete. ``n``/``seed``/
-    ``config`` exist for tests; the app uses the defaults.
+    ``progress(done, total, stage)`` reports the images generated, then those detected;
+    ``cancel()`` is polled between images: a cancel raises ``srn.data.synth.Cancelled`` and
+    leaves no folder that looks complete. ``n``/``seed``/``config`` exist for tests, ``detect``
+    for installs without the demo model; the app uses the defaults.
     """
     from srn.data import synth  # the generator is only needed on first launch
 
@@ -98,17 +110,61 @@ def ensure_sample_project(
                 n=n,
                 seed=seed,
                 config=config if config is not None else synth.SynthConfig(width=SAMPLE_WIDTH, height=SAMPLE_HEIGHT),
-                progress=progress,
+                progress=(lambda done, total: progress(done, total, GENERATING)) if progress else None,
                 cancel=cancel,
             )
-            marker = {"sample": SAMPLE_NAME, "n": n, "seed": seed, "srn_version": srn.__version__}
-            atomic_write_text(partial / COMPLETE_MARKER, json.dumps(marker, indent=2) + "\n")
             _remove_tree(target)  # an incomplete folder at the final name (marker deleted by hand)
             os.replace(partial, target)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        try:  # the project is made at the final path: the database keeps its image folder's path
+            proposals = make_review_project(target / SAMPLE_IMAGES, progress, cancel, synth.Cancelled, detect)
+            marker = {"sample": SAMPLE_NAME, "n": n, "seed": seed, "srn_version": srn.__version__,
+                      "proposals": proposals}
+            atomic_write_text(target / COMPLETE_MARKER, json.dumps(marker, indent=2) + "\n")
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
     return target
+
+
+def make_review_project(images: Path, progress: Progress | None, cancel: Cancel | None,
+                        cancelled: type[BaseException], detect: bool = True) -> int:
+    """Create the sample's project (images ``new``, the demo model registered, no ground truth as
+    boxes) and store the demo model's proposals on the MSRCR-enhanced images; returns their number."""
+    from app.project_folder import open_folder_project
+    from app.store import add_detections, image_file, start_detection_run
+    from app.store.queue import review_queue
+
+    project, _ = open_folder_project(images, import_ground_truth=False)
+    with project:
+        from app.store.shipped_models import ensure_demo_model
+
+        demo = ensure_demo_model(project) if detect else None
+        if demo is None:
+            return 0
+        from srn.engine.detector import Detector
+        from srn.enhance import MSRCRParams
+        from srn.fileio import sha256_file
+        from srn.imageio import read_image
+
+        detector = Detector.from_checkpoint(demo.checkpoint_path, device="cpu")
+        enhance = MSRCRParams()
+        settings = {"checkpoint": demo.checkpoint_path, "checkpoint_sha256": sha256_file(demo.checkpoint_path),
+                    "mode": "single", "enhancement": enhance.to_dict(), "device": detector.device_name,
+                    "inference": detector.inference.to_dict(), "sample_project": True}
+        run_id = start_detection_run(project, model_version_id=demo.id, enhanced=True, settings=settings)
+        ids = [q.image_id for q in review_queue(project, "path")]
+        stored = 0
+        for done, image_id in enumerate(ids, start=1):
+            if cancel is not None and cancel():
+                raise cancelled("cancelled while detecting faces in the sample project")
+            det = detector.detect(read_image(image_file(project, image_id)), enhance=enhance)[0]
+            stored += add_detections(project, run_id, {image_id: (det.boxes.numpy(), det.scores.numpy())})
+            if progress is not None:
+                progress(done, len(ids), DETECTING)
+        return stored
 
 
 def _remove_tree(path: Path) -> None:

@@ -14,6 +14,9 @@ from PySide6.QtCore import QLockFile
 from app.jobs.sample_job import SampleProjectJob
 from app.sample_project import (
     COMPLETE_MARKER,
+    DETECTING,
+    GENERATING,
+    SAMPLE_NAME,
     DATA_DIR_ENV,
     data_dir,
     ensure_sample_project,
@@ -21,8 +24,10 @@ from app.sample_project import (
     sample_project_dir,
 )
 from app.project_folder import folder_project_path
+from app.store import Project, boxes_of, image_summaries, model_versions
 from app.ui.review_window import ReviewWindow
 from srn.data import synth
+from srn.engine.shipped_models import DEMO_MODEL_NAME
 from srn.formats.darkface import read_label
 
 SMALL = {"n": 3, "config": synth.SynthConfig(width=160, height=120)}
@@ -39,12 +44,23 @@ def test_data_dir_comes_from_the_environment(tmp_path: Path, monkeypatch) -> Non
 
 def test_generates_a_complete_sample(tmp_path: Path) -> None:
     path = ensure_sample_project(tmp_path, **SMALL)
-    assert path == sample_project_dir(tmp_path) == tmp_path / "sample-v1"
+    assert path == sample_project_dir(tmp_path) == tmp_path / SAMPLE_NAME
     assert is_complete(path)
-    assert sorted(p.name for p in (path / "night").iterdir()) == ["1.png", "2.png", "3.png"]
+    assert sorted(p.name for p in (path / "night").glob("*.png")) == ["1.png", "2.png", "3.png"]
     assert sorted(p.name for p in (path / "label").iterdir()) == ["1.txt", "2.txt", "3.txt"]
-    assert json.loads((path / COMPLETE_MARKER).read_text())["n"] == 3
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["sample-v1"]
+    marker = json.loads((path / COMPLETE_MARKER).read_text())
+    assert marker["n"] == 3
+    # The project is made with the sample, at its final path: images new, the demo model's
+    # proposals stored (detected on MSRCR images), the ground truth not imported as boxes.
+    with Project.open(folder_project_path(path / "night")) as project:
+        summaries = image_summaries(project)
+        assert [s.rel_path for s in summaries] == ["1.png", "2.png", "3.png"]
+        assert {s.status for s in summaries} == {"new"} and sum(s.labels for s in summaries) == 0
+        assert sum(s.proposed for s in summaries) == marker["proposals"] > 0
+        assert [root for _, root in project.roots()] == [path / "night"]
+        (demo,) = model_versions(project)
+        assert demo.name == DEMO_MODEL_NAME and demo.metrics["demo"] is True
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [SAMPLE_NAME]
 
 
 def test_a_complete_sample_is_reused(tmp_path: Path, monkeypatch) -> None:
@@ -56,10 +72,10 @@ def test_a_complete_sample_is_reused(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_leftovers_of_a_killed_run_are_replaced(tmp_path: Path) -> None:
-    stale = tmp_path / ".sample-v1.partial"
+    stale = tmp_path / f".{SAMPLE_NAME}.partial"
     (stale / "night").mkdir(parents=True)
     (stale / "night" / "99.png").write_bytes(b"half written")
-    half = tmp_path / "sample-v1"  # no marker: not a sample, whatever it holds
+    half = tmp_path / SAMPLE_NAME  # no marker: not a sample, whatever it holds
     (half / "night").mkdir(parents=True)
     (half / "night" / "junk.png").write_bytes(b"junk")
     assert not is_complete(half)
@@ -67,17 +83,17 @@ def test_leftovers_of_a_killed_run_are_replaced(tmp_path: Path) -> None:
     assert is_complete(path)
     assert not stale.exists()
     assert not (path / "night" / "junk.png").exists()
-    assert sorted(p.name for p in (path / "night").iterdir()) == ["1.png", "2.png", "3.png"]
+    assert sorted(p.name for p in (path / "night").glob("*.png")) == ["1.png", "2.png", "3.png"]
 
 
 def test_cancel_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
     with pytest.raises(synth.Cancelled):
-        ensure_sample_project(tmp_path, progress=lambda d, t: calls.append((d, t)), cancel=lambda: bool(calls), **SMALL)
-    assert calls == [(1, 3)]  # stopped after the first image
+        ensure_sample_project(tmp_path, progress=lambda d, t, stage: calls.append((d, t, stage)), cancel=lambda: bool(calls), **SMALL)
+    assert calls == [(1, 3, GENERATING)]  # stopped after the first image
     assert not is_complete(sample_project_dir(tmp_path))
     assert not sample_project_dir(tmp_path).exists()
-    assert not (tmp_path / ".sample-v1.partial").exists()
+    assert not (tmp_path / f".{SAMPLE_NAME}.partial").exists()
 
 
 def test_a_failing_generator_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
@@ -90,11 +106,11 @@ def test_a_failing_generator_leaves_nothing_behind(tmp_path: Path, monkeypatch) 
     with pytest.raises(OSError, match="disk full"):
         ensure_sample_project(tmp_path, **SMALL)
     assert not sample_project_dir(tmp_path).exists()
-    assert not (tmp_path / ".sample-v1.partial").exists()
+    assert not (tmp_path / f".{SAMPLE_NAME}.partial").exists()
 
 
 def test_a_second_instance_waits_and_reuses_the_first_ones_sample(tmp_path: Path, monkeypatch) -> None:
-    other = QLockFile(str(tmp_path / ".sample-v1.lock"))  # another app instance generating
+    other = QLockFile(str(tmp_path / f".{SAMPLE_NAME}.lock"))  # another app instance generating
     assert other.tryLock(0)
     monkeypatch.setattr(synth, "write_dataset", _no_generation)
     result: list[object] = []
@@ -111,7 +127,7 @@ def test_a_second_instance_waits_and_reuses_the_first_ones_sample(tmp_path: Path
 
 
 def test_waiting_for_another_instance_can_be_cancelled(tmp_path: Path) -> None:
-    other = QLockFile(str(tmp_path / ".sample-v1.lock"))
+    other = QLockFile(str(tmp_path / f".{SAMPLE_NAME}.lock"))
     assert other.tryLock(0)
     started = time.monotonic()
     with pytest.raises(synth.Cancelled):
@@ -123,11 +139,11 @@ def test_waiting_for_another_instance_can_be_cancelled(tmp_path: Path) -> None:
 def test_job_reports_progress_then_the_sample(qtbot, tmp_path: Path) -> None:
     job = SampleProjectJob(tmp_path, **SMALL)
     progress: list[tuple[int, int]] = []
-    job.progress.connect(lambda done, total: progress.append((done, total)))
+    job.progress.connect(lambda done, total, stage: progress.append((done, total, stage)))
     with qtbot.waitSignal(job.finished, timeout=30_000) as blocker:
         job.start()
-    assert blocker.args == [tmp_path / "sample-v1"]
-    qtbot.waitUntil(lambda: progress == [(1, 3), (2, 3), (3, 3)])
+    assert blocker.args == [tmp_path / SAMPLE_NAME]
+    qtbot.waitUntil(lambda: progress == [(i, 3, stage) for stage in (GENERATING, DETECTING) for i in (1, 2, 3)])
     assert job.stop()
 
 
@@ -163,12 +179,26 @@ def test_window_opens_the_sample_night_images_when_ready(qtbot, qt_settings, tmp
     assert "Preparing the sample project" in window.statusBar().currentMessage()
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
-    night = tmp_path / "sample-v1" / "night"
+    night = tmp_path / SAMPLE_NAME / "night"
     assert window.project.path == folder_project_path(night)
     assert window.browser_model.rowCount() == 3
     summary = window.browser_model.summary(window.browser_model.row_of(window.current_image_id))
     assert summary.rel_path == "1.png"
-    assert len(window.scene.boxes()) == len(read_label(tmp_path / "sample-v1" / "label" / "1.txt"))
+    # A review task: every image new, the demo model's proposals to decide on, no accepted boxes.
+    summaries = image_summaries(window.project)
+    assert {s.status for s in summaries} == {"new"} and sum(s.labels for s in summaries) == 0
+    assert sum(s.proposed for s in summaries) > 0
+    assert [m.name for m in model_versions(window.project)] == [DEMO_MODEL_NAME]
+    assert window.detect_panel.model_combo.currentText() == DEMO_MODEL_NAME
+    stored = boxes_of(window.project, window.current_image_id)
+    assert {(b.source, b.state) for b in stored} <= {("model", "proposed")}
+    shown = {b.id for b in stored if b.score >= window.scene.confidence_threshold()}
+    assert len(window.scene.box_items()) == len(stored)
+    assert {i.box.id for i in window.scene.box_items() if i.isVisible()} == shown
+    # The ground truth is the Evaluate tab's labelled set, not boxes in the review.
+    dataset = window.loop.evaluation.selected_dataset()
+    assert dataset.labels == tmp_path / SAMPLE_NAME / "label" and dataset.images == night
+    assert len(read_label(dataset.labels / "1.txt")) > 0
     window.close()
 
 
@@ -186,7 +216,7 @@ def test_closing_the_window_cancels_generation(qtbot, qt_settings, tmp_path: Pat
     assert time.monotonic() - started < 5
     assert not job.is_running()
     assert not sample_project_dir(tmp_path).exists()
-    assert not (tmp_path / ".sample-v1.partial").exists()
+    assert not (tmp_path / f".{SAMPLE_NAME}.partial").exists()
 
 
 def test_deleting_a_window_mid_generation_does_not_take_the_job_down(
@@ -217,3 +247,24 @@ def test_a_folder_opened_meanwhile_is_not_replaced_by_the_sample(qtbot, qt_setti
         pass
     assert window.project.path == folder_project_path(mine)
     window.close()
+
+
+def test_the_window_and_the_command_line_share_one_data_folder(qapp, tmp_path: Path, monkeypatch) -> None:
+    """``srn weights fetch`` (no Qt) must put models where the app looks: Qt's AppDataLocation."""
+    from PySide6.QtCore import QCoreApplication, QStandardPaths
+
+    from app.main import APP_NAME, ORG_NAME
+    from srn.weights import catalogue
+
+    assert (catalogue.APP_NAME, catalogue.ORG_NAME) == (APP_NAME, ORG_NAME)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    names = QCoreApplication.applicationName(), QCoreApplication.organizationName()
+    QCoreApplication.setApplicationName(APP_NAME)
+    QCoreApplication.setOrganizationName(ORG_NAME)
+    try:
+        qt = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+        assert data_dir() == qt == catalogue.data_dir()
+    finally:
+        QCoreApplication.setApplicationName(names[0])
+        QCoreApplication.setOrganizationName(names[1])

@@ -1,7 +1,7 @@
 """Generate the sample project in a background thread, so the window shows up immediately.
 
-Generation takes several seconds (24 images at 1080x720); doing it on the GUI thread would
-freeze the window on first launch. The worker is cancellable so closing the window does not
+Generation and the demo model's detections take about half a minute (24 images at 1080x720);
+doing it on the GUI thread would freeze the window on first launch. The worker is cancellable so closing the window does not
 wait for the whole dataset.
 """
 
@@ -23,7 +23,7 @@ class SampleProjectWorker(QObject):
     Exactly one of ``finished(Path)``, ``failed(str)`` or ``cancelled()`` is emitted at the end.
     """
 
-    progress = Signal(int, int)
+    progress = Signal(int, int, str)  # done, total, stage (app.sample_project.GENERATING, ...)
     finished = Signal(object)  # Path of the complete sample project
     failed = Signal(str)
     cancelled = Signal()
@@ -63,7 +63,7 @@ class SampleProjectJob(QObject):
     ``stop()`` cancels and waits for the thread, which the window calls when it closes.
     """
 
-    progress = Signal(int, int)
+    progress = Signal(int, int, str)
     finished = Signal(object)
     failed = Signal(str)
     cancelled = Signal()

@@ -216,6 +216,9 @@ class ReviewWindow(QMainWindow):
         file_menu.addAction(import_action)
         self.recent_menu = file_menu.addMenu("Recent projects")
         self._fill_recent()
+        from app.ui.fetch_weights_dialog import add_models_menu
+
+        add_models_menu(self)  # Models → Get the authors' SRN model…
 
     # -- project ---------------------------------------------------------------------------
     def open_project(self, location: str | os.PathLike[str]) -> bool:
@@ -238,7 +241,20 @@ class ReviewWindow(QMainWindow):
             return False
         for message in messages:
             self._log(message)
-        return self.set_project(project)
+        if not self.set_project(project):
+            return False
+        self._offer_ground_truth(Path(folder))
+        return True
+
+    def _offer_ground_truth(self, folder: Path) -> None:
+        """A DARK FACE ``label/`` folder in or beside the images (the benchmark's and the sample's
+        layout) is offered in the Evaluate tab as the set to score against."""
+        from app.jobs.evaluate_job import LabelSet
+        from app.project_folder import find_label_folder
+
+        labels = find_label_folder(folder.expanduser().resolve())
+        if labels is not None:
+            self.loop.evaluation.add_label_set(LabelSet(labels, folder.expanduser().resolve()))
 
     def set_project(self, project: Project) -> bool:
         if self.project is not None:
@@ -525,6 +541,8 @@ class ReviewWindow(QMainWindow):
         job = SampleProjectJob(base, QCoreApplication.instance(), **options)
         job.finished.connect(self._on_sample_ready)
         job.failed.connect(self._log)
+        job.progress.connect(lambda done, total, stage: self.statusBar().showMessage(
+            f"Preparing the sample project: {stage} {done}/{total}…"))
         self._sample_job = job
         self.statusBar().showMessage(f"Preparing the sample project in {Path(base)}…")
         job.start()
@@ -540,8 +558,12 @@ class ReviewWindow(QMainWindow):
             self.open_folder(Path(path) / SAMPLE_IMAGES)
 
     def stop_jobs(self) -> None:
+        from app.ui.fetch_weights_dialog import FetchWeightsDialog
+
         if self._sample_job is not None:
             _stop_if_alive(self._sample_job)
+        for dialog in self.findChildren(FetchWeightsDialog):  # a download keeps its .part to resume
+            dialog.stop()
         _stop_if_alive(self.pipeline)
         self.detect_panel.stop()
         self.loop.stop()
