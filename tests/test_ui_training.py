@@ -18,6 +18,7 @@ from app.jobs import processes, train_job
 from app.jobs.processes import new_session_supported
 from app.jobs.train_estimate import estimate_seconds, resolve_device, throughput_key
 from app.jobs.train_job import TrainJob, TrainJobError, runs_root, train_command
+from app.jobs.train_presets import QUICK, STANDARD, default_preset
 from app.store import model_versions, project_stats
 from app.store.training import (
     ensure_validation_split,
@@ -112,6 +113,31 @@ def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
     assert split.data_label.text() == ("5 labelled training images, 2 held out for evaluation "
                                        "(fixed; 1 of them still in review, scored once done)")
     assert (split.labelled_train_images(), split.scored_held_out_images()) == (5, 1)
+
+
+def test_on_a_cpu_the_dialog_starts_from_the_quick_preset(qtbot, tp, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a reviewer's workstation
+    dialog = FineTuneDialog(tp.project, {"method": "msrcr"})
+    qtbot.addWidget(dialog)
+    assert dialog.preset_combo.currentData() == QUICK.key
+    config = dialog.config()
+    assert (config["iterations"], config["batch_size"], config["size"], config["lr"]) == (
+        QUICK.iterations, QUICK.batch_size, QUICK.size, QUICK.lr)
+    # Picking the standard preset sets the method's numbers; changing one makes it "Custom".
+    dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData(STANDARD.key))
+    assert (dialog.iterations.value(), dialog.batch.value(), dialog.size.value()) == (1000, 8, 640)
+    assert dialog.config()["lr"] == STANDARD.lr
+    dialog.iterations.setValue(999)
+    assert dialog.preset_combo.currentData() == "custom" and dialog.config()["iterations"] == 999
+    dialog.iterations.setValue(1000)
+    assert dialog.preset_combo.currentData() == STANDARD.key
+    dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData("custom"))  # keeps the numbers
+    assert dialog.iterations.value() == 1000
+    dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData(QUICK.key))
+    assert dialog.config()["iterations"] == QUICK.iterations
+    assert default_preset("cpu") is QUICK
 
 
 def test_full_loop_registers_a_model_with_lineage_and_metrics(qtbot, panel, tp):

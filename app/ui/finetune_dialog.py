@@ -3,7 +3,8 @@
 The dialog shows how many labelled images will train and how many are held out (the held-out
 set is fixed: see ``app.store.training``), and how long the run should take — from the speed
 of earlier runs on this device when there are any, otherwise a rough guess, and it says which.
-``config()`` is the settings dict ``TrainJob`` takes.
+Length, batch and size start from a preset (``app.jobs.train_presets``): the quick one on a CPU,
+so the first run ends in minutes, not hours. ``config()`` is the settings dict ``TrainJob`` takes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs.train_estimate import device_choices, estimate_seconds
 from app.jobs.train_job import DEFAULTS
+from app.jobs.train_presets import PRESETS, default_preset
 from app.store.detections import model_versions
 from app.store.project import Project
 from app.store.training import (
@@ -41,6 +43,9 @@ from app.store.training import (
 )
 from app.ui.detect_panel import _LOAD, LOAD_WEIGHTS, add_model_items
 from app.ui.detect_panel import ask_for_weights as ask_for_detector_weights
+
+
+CUSTOM = "custom"
 
 
 def ask_for_weights(parent: QWidget) -> str | None:
@@ -61,7 +66,8 @@ class FineTuneDialog(QDialog):
         self.project = project
         self.enhance = dict(enhance) if enhance else None
         self.choose_file: Callable[[QWidget], str | os.PathLike[str] | None] = ask_for_weights
-        start = {**DEFAULTS, **(settings or {})}
+        start = {**DEFAULTS, **default_preset(DEFAULTS["device"]).settings(), **(settings or {})}
+        self._lr = float(start["lr"])
         self._file: Path | None = None
         self._models = {m.id: m for m in model_versions(project)}
         self._model_config_cache: dict[str, dict] = {}
@@ -110,6 +116,12 @@ class FineTuneDialog(QDialog):
             self.device.addItem(label, value)
         index = self.device.findData(start["device"])
         self.device.setCurrentIndex(max(index, 0))
+        self.preset_combo = QComboBox()
+        self.preset_combo.setObjectName("ftPreset")
+        for preset in PRESETS.values():
+            self.preset_combo.addItem(preset.label, preset.key)
+        self.preset_combo.addItem("Custom", CUSTOM)
+        self.preset_combo.setCurrentIndex(self.preset_combo.findData(self._matching_preset()))
         self.estimate_label = QLabel()
         self.estimate_label.setObjectName("ftEstimate")
         self.estimate_label.setWordWrap(True)
@@ -131,6 +143,7 @@ class FineTuneDialog(QDialog):
         length.addWidget(self.iterations)
         length.addWidget(self.length_unit)
         length.addWidget(self.length_hint, 1)
+        form.addRow("Preset", self.preset_combo)
         form.addRow("Length", length)
         form.addRow("Batch size", self.batch)
         form.addRow("Image size", self.size)
@@ -152,8 +165,37 @@ class FineTuneDialog(QDialog):
         self.pseudo_check.toggled.connect(self._update)
         for spin in (self.iterations, self.batch, self.size):
             spin.valueChanged.connect(self._update)
+            spin.valueChanged.connect(self._show_matching_preset)
+        self.length_unit.currentIndexChanged.connect(self._show_matching_preset)
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
         self.device.currentIndexChanged.connect(self._update)
         self.length_unit.currentIndexChanged.connect(self._update)
+        self._update()
+
+    # -- presets -----------------------------------------------------------------------------
+    def _matching_preset(self) -> str:
+        """The preset whose length, batch and size the fields hold, else ``"custom"``."""
+        if self.length_unit.currentData() != "iterations":
+            return CUSTOM
+        values = (self.iterations.value(), self.batch.value(), self.size.value(), self._lr)
+        return next((p.key for p in PRESETS.values() if (p.iterations, p.batch_size, p.size, p.lr) == values), CUSTOM)
+
+    def _show_matching_preset(self, *_) -> None:
+        with QSignalBlocker(self.preset_combo):
+            self.preset_combo.setCurrentIndex(self.preset_combo.findData(self._matching_preset()))
+
+    def _on_preset_changed(self, _index: int) -> None:
+        preset = PRESETS.get(self.preset_combo.currentData())
+        if preset is None:  # "Custom": keep the numbers as they are
+            return
+        self._lr = preset.lr
+        widgets = (self.length_unit, self.iterations, self.batch, self.size)
+        blockers = [QSignalBlocker(w) for w in widgets]
+        self.length_unit.setCurrentIndex(self.length_unit.findData("iterations"))
+        self.iterations.setValue(preset.iterations)
+        self.batch.setValue(preset.batch_size)
+        self.size.setValue(preset.size)
+        del blockers
         self._update()
 
     # -- base model --------------------------------------------------------------------------
@@ -278,7 +320,7 @@ class FineTuneDialog(QDialog):
             "pseudo_labels": pseudo,
             "enhance": self.enhance if self.enhance and self.enhance_check.isChecked() else None,
             "iterations": self.planned_iterations(), "batch_size": self.batch.value(), "size": self.size.value(),
-            "device": self.device.currentData() or "auto", "workers": DEFAULTS["workers"], "lr": DEFAULTS["lr"],
+            "device": self.device.currentData() or "auto", "workers": DEFAULTS["workers"], "lr": self._lr,
             "val_fraction": DEFAULTS["val_fraction"],
         }
 
