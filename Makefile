@@ -6,6 +6,9 @@
 #   make selftest  darkface-studio --selftest from .venv (offscreen)
 # Both create a local virtual environment in .venv and install the project into it
 # (editable, with the test extra). PYTHON picks the interpreter used to create it.
+# TORCH_INDEX installs torch and torchvision from another package index first, e.g. the
+# CPU-only build for a machine without an NVIDIA GPU (leaves out ~2.4 GB of CUDA libraries):
+#   make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,6 +17,9 @@ STAMP := $(VENV)/.darkface-installed
 # Qt platform to check system libraries for: a real window (xcb) unless told otherwise.
 QT_PLATFORM := $(if $(filter offscreen,$(QT_QPA_PLATFORM)),offscreen,xcb)
 PYTEST_ARGS ?=
+TORCH_INDEX ?=
+# The same pins as pyproject.toml (tests/test_check_system.py keeps them equal).
+TORCH_PINS := 'torch>=2.4,<2.15' 'torchvision>=0.19,<0.30'
 
 .PHONY: run test test-pg setup wheel selftest clean-venv
 
@@ -41,6 +47,7 @@ selftest: $(STAMP)
 $(STAMP): pyproject.toml
 	@$(PYTHON) packaging/check_system.py --python
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(VPY) -m pip install --quiet --index-url $(TORCH_INDEX) $(TORCH_PINS))
 	$(VPY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 

@@ -42,6 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NO_DISPLAY = "no display: set DISPLAY, or use QT_QPA_PLATFORM=offscreen for the self-test"
+
+
+def missing_display(environ=None, platform: str | None = None) -> str | None:
+    """Why a window cannot open here, or ``None``: on Linux, a windowing platform (Qt's default
+    xcb, or wayland) with neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set. Without this check Qt
+    aborts with advice about libxcb-cursor0, which is not the problem."""
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None
+    qpa = environ.get("QT_QPA_PLATFORM", "")
+    if qpa and not qpa.startswith(("xcb", "wayland")):  # offscreen, vnc, eglfs, ... need no display
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY
+
+
 def _quit_after_ms(parser: argparse.ArgumentParser) -> int | None:
     value = os.environ.get(QUIT_AFTER_ENV)
     if not value:
@@ -83,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.folder is not None and not args.folder.is_dir():
         parser.error(f"not a folder: {args.folder}")
     quit_after = _quit_after_ms(parser)
+    problem = missing_display()
+    if problem:
+        print(f"darkface-studio: {problem}", file=sys.stderr)
+        return 2
 
     # Qt is imported only now so that --version and argument errors stay instant.
     from PySide6.QtCore import QTimer

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import srn
-from app.main import main
+from app.main import NO_DISPLAY, main, missing_display
+from app.sample_project import SAMPLE_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,5 +64,32 @@ def test_closing_during_sample_generation_exits_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     data = tmp_path / "data"
     assert data.is_dir()  # generation had started
-    assert not (data / "sample-v1").exists()  # cancelled: nothing that looks like a sample
-    assert not (data / ".sample-v1.partial").exists()
+    assert not (data / SAMPLE_NAME).exists()  # cancelled: nothing that looks like a sample
+    assert not (data / f".{SAMPLE_NAME}.partial").exists()
+
+
+def test_without_a_display_one_clear_line_instead_of_a_qt_abort(tmp_path: Path) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Windows and macOS always have a display")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    env["DARKFACE_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([sys.executable, str(REPO / "main.py")], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == f"darkface-studio: {NO_DISPLAY}\n"
+    assert "libxcb" not in result.stderr and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(("environ", "platform", "problem"), [
+    ({}, "linux", True),
+    ({"QT_QPA_PLATFORM": "xcb"}, "linux", True),
+    ({"QT_QPA_PLATFORM": "wayland"}, "linux", True),
+    ({"DISPLAY": ":0"}, "linux", False),
+    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", False),
+    ({"QT_QPA_PLATFORM": "offscreen"}, "linux", False),
+    ({}, "win32", False),
+    ({}, "darwin", False),
+])
+def test_missing_display_is_only_claimed_where_a_window_needs_one(environ, platform, problem) -> None:
+    assert (missing_display(environ, platform) == NO_DISPLAY) is problem

@@ -54,3 +54,15 @@ def test_script_runs_standalone_and_checks_python():
 @pytest.mark.parametrize("soname,package", [("libGL.so.1", "libgl1"), ("libxcb-icccm.so.4", "libxcb-icccm4")])
 def test_package_mapping(soname, package):
     assert check_system.package_for(soname) == package
+
+
+def test_the_makefile_pins_torch_as_pyproject_does():
+    """``make ... TORCH_INDEX=...`` installs torch first; with other pins pip would replace it."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    repo = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = {d.split(">")[0]: d for d in deps if d.startswith(("torch>", "torchvision>"))}
+    line = next(ln for ln in (repo / "Makefile").read_text().splitlines() if ln.startswith("TORCH_PINS"))
+    assert dict((p.split(">")[0], p) for p in re.findall(r"'([^']+)'", line)) == wanted
