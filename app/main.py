@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = ReviewWindow()
     app.aboutToQuit.connect(window.stop_jobs)
-    window.show()
+    window.show_on_screen()
     if args.folder is not None:
         window.open_folder(args.folder)
     elif not args.no_sample:

@@ -130,3 +130,21 @@ def test_reopening_keeps_everything_and_recent_projects_are_remembered(qtbot, qt
     window.close()
     with Project.open(folder_project_path(folder)) as project:
         assert len(image_summaries(project)) == 3
+
+
+def test_a_first_launch_on_a_small_screen_is_maximized_with_the_status_bar_on_screen(qtbot, qt_settings):
+    from app.ui.review_window import DEFAULT_SIZE, ReviewWindow
+
+    window = ReviewWindow(settings=qt_settings)
+    qtbot.addWidget(window)
+    avail = window.screen().availableGeometry()
+    assert (DEFAULT_SIZE[0] > avail.width() or DEFAULT_SIZE[1] > avail.height())  # offscreen: 800x600
+    window.show_on_screen()
+    qtbot.waitUntil(lambda: window.isMaximized() and window.height() <= avail.height())
+    bar = window.statusBar()
+    assert bar.isVisible() and bar.mapTo(window, bar.rect().bottomLeft()).y() < avail.height()
+
+
+def test_the_menus_end_with_models_then_help(window):
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles[-2:] == ["Models", "Help"] and titles[0] == "File"

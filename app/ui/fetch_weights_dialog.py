@@ -306,8 +306,10 @@ def add_models_menu(window: QMainWindow, *, source=None, dest: str | os.PathLike
     bar = window.menuBar()
     menu = next((m for m in bar.findChildren(QMenu) if m.title() == MENU_TITLE), None)
     if menu is None:
-        menu = bar.addMenu(MENU_TITLE)
+        menu = QMenu(MENU_TITLE, bar)
         menu.setObjectName("modelsMenu")
+        help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+        bar.insertMenu(help_menu, menu) if help_menu is not None else bar.addMenu(menu)  # Help stays last
     action = QAction(ACTION_TEXT, window)
     action.setObjectName(ACTION_NAME)
     action.setStatusTip("Download the authors' SRN ResNet-50 (WIDER FACE), verify it and add it to the project")

@@ -51,6 +51,8 @@ from srn.imageio import ImageReadError
 
 ZOOM_STEP = 1.25
 DEFAULT_SIZE = (1440, 900)
+FRAME_ALLOWANCE = 64
+"""Pixels a window manager's title bar and borders may add around the window."""
 """Window size on first launch (later launches restore the last geometry)."""
 DOCK_WIDTH = {"imagesDock": 260, "panelsDock": 380}
 """Initial dock widths in pixels."""
@@ -482,6 +484,18 @@ class ReviewWindow(QMainWindow):
         self.statusBar().showMessage(text, 10_000)
 
     # -- settings, files, drag and drop ----------------------------------------------------
+    def show_on_screen(self) -> None:
+        """Show the window; maximized on a first launch when the default size (plus the window
+        manager's frame) does not fit the screen, so the status bar is not below its edge."""
+        screen = self.screen()
+        avail = screen.availableGeometry() if screen is not None else None
+        too_big = avail is not None and (self.width() + FRAME_ALLOWANCE > avail.width()
+                                         or self.height() + FRAME_ALLOWANCE > avail.height())
+        if self._settings.value("review/geometry") is None and too_big:
+            self.showMaximized()
+        else:
+            self.show()
+
     def _restore(self) -> None:
         geometry = self._settings.value("review/geometry")
         if geometry is not None:
