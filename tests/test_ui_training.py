@@ -138,6 +138,10 @@ def test_on_a_cpu_the_dialog_starts_from_the_quick_preset(qtbot, tp, monkeypatch
     dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData(QUICK.key))
     assert dialog.config()["iterations"] == QUICK.iterations
     assert default_preset("cpu") is QUICK
+    # Fine-tuning the demo model's architecture with it is estimated in minutes, not hours.
+    est = estimate_seconds(None, iterations=QUICK.iterations, batch_size=QUICK.batch_size, size=QUICK.size,
+                           device="cpu", backbone="resnet18", channels=64)
+    assert est.source == "rough" and est.seconds < 5 * 60
 
 
 def test_full_loop_registers_a_model_with_lineage_and_metrics(qtbot, panel, tp):

@@ -55,6 +55,10 @@ ROUGH_IMAGES_PER_S = {"cpu": {"resnet18": 1.2, "resnet50": 0.4, "resnet101": 0.2
                       "cuda": {"resnet18": 60.0, "resnet50": 25.0, "resnet101": 16.0}}
 """Images/s at 256 px (CPU: per 2 cores) used when no run has been measured: a rough guess
 (measured on the 2-core development machine for CPU ResNet-50; the rest scaled by FLOPs)."""
+ROUGH_BY_MODEL = {("cpu", "resnet18", 64): 5.2}
+"""Images/s at 256 px on 2 CPU cores of a specific model: the demo model's architecture, the
+median of its training log (``tools/train_demo_model.py``, batch 8), so fine-tuning the demo
+model is estimated from what it really costs rather than from a ResNet-18 with a full-width head."""
 STARTUP_S = 15.0
 
 
@@ -93,7 +97,8 @@ def estimate_seconds(project: Project | None, *, iterations: int, batch_size: in
         source, how = "scaled", f"scaled from an earlier run on this device at {t['size']} px"
     else:
         kind = "cuda" if resolved.startswith("cuda") else "cpu"
-        ips = ROUGH_IMAGES_PER_S[kind].get(backbone, 0.4) * (256 / size) ** 2
+        rough = ROUGH_BY_MODEL.get((kind, backbone, channels)) or ROUGH_IMAGES_PER_S[kind].get(backbone, 0.4)
+        ips = rough * (256 / size) ** 2
         ips *= (os.cpu_count() or 2) / 2 if kind == "cpu" else procs
         source, how = "rough", "rough guess: no earlier run on this device to measure from"
     seconds = STARTUP_S + iterations * batch_size / max(ips, 1e-6) + val_images * 2 * batch_size / max(ips, 1e-6)
