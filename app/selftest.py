@@ -192,16 +192,18 @@ def check_project() -> str:
 
 
 def check_forward() -> str:
+    """The shipped demo model loads (``weights_only``) and detects: also proves the package data is there."""
     import numpy as np
     import torch
 
     from srn.engine.detector import Detector
-    from srn.model import SRN
-    from srn.model.config import SRNConfig
+    from srn.engine.shipped_models import demo_model_path
 
-    torch.manual_seed(0)
-    model = SRN(SRNConfig(backbone="resnet18", channels=32))  # random weights, small
-    detector = Detector(model)  # the best device here, as the app does
+    try:
+        path = demo_model_path()
+    except FileNotFoundError as exc:
+        raise CheckFailed(str(exc)) from None
+    detector = Detector.from_checkpoint(path)  # the best device here, as the app does
     image = np.random.default_rng(0).integers(0, 256, (128, 160, 3), dtype=np.uint8)
     start = time.perf_counter()
     detections = detector.detect(image)[0]
@@ -209,8 +211,9 @@ def check_forward() -> str:
     boxes = detections.boxes
     if boxes.ndim != 2 or boxes.shape[1] != 4 or not torch.isfinite(boxes).all():
         raise CheckFailed(f"unexpected detection boxes {tuple(boxes.shape)}")
-    return (f"random-weight SRN (ResNet-18, width 32) on {detector.device_name}: 160×128 image, "
-            f"{len(boxes)} boxes, {ms:.0f} ms")
+    config = detector.config
+    return (f"demo model ({config.backbone}, width {config.channels}, {path.name}) on {detector.device_name}: "
+            f"160×128 image, {len(boxes)} boxes, {ms:.0f} ms")
 
 
 def check_msrcr() -> str:

@@ -27,7 +27,7 @@ def test_every_check_passes_in_process(qapp) -> None:
     assert "app icon" in by_name["qt"]
     assert "CUDA" in by_name["torch"] and "MPS" in by_name["torch"] and "using " in by_name["torch"]
     assert "schema " in by_name["project"]
-    assert "random-weight SRN" in by_name["forward"]
+    assert "demo model (resnet18, width 64, demo-srn-r18.pth)" in by_name["forward"]
 
 
 def test_a_failing_check_is_reported_and_fails_the_run(monkeypatch) -> None:
