@@ -9,7 +9,8 @@ images of one scene set (seed 1), 256 px data-anchor-sampling crops. Every seed 
 same command on the same software gives the same weights (up to the CPU's floating-point order).
 
 The final weights are stored as float16 (they load into the float32 network unchanged) with
-the training summary and the held-out AP@0.5 in the checkpoint's metadata, written atomically.
+the training summary and the held-out AP@0.5 (single scale, raw and MSRCR) in the checkpoint's
+metadata, written atomically.
 The held-out set is generated with another seed (2) and is never trained on; the benchmark
 ``benchmarks/demo_model.py`` measures the shipped file again on yet another seed.
 """

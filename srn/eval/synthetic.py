@@ -28,9 +28,10 @@ def write_night_set(out: str | os.PathLike[str], n: int, seed: int) -> Path:
 
 
 def ap_on_night_set(weights: str | os.PathLike[str], folder: str | os.PathLike[str], enhanced: bool,
-                    device: str = "cpu", stems: Iterable[str] | None = None) -> float:
+                    device: str = "cpu", stems: Iterable[str] | None = None, mode: str = "single") -> float:
     """AP@0.5 of the checkpoint ``weights`` on ``folder``'s night images (only ``stems`` if given:
-    ``"3"`` is ``night/3.png`` with ``label/3.txt``), MSRCR first if ``enhanced``."""
+    ``"3"`` is ``night/3.png`` with ``label/3.txt``), MSRCR first if ``enhanced``; ``mode`` is
+    ``Detector.detect``'s (``"multiscale"``: the authors' multi-scale test)."""
     from srn.engine.detector import Detector
     from srn.enhance import MSRCRParams
     from srn.eval.matching import evaluate_ap50
@@ -46,7 +47,7 @@ def ap_on_night_set(weights: str | os.PathLike[str], folder: str | os.PathLike[s
         labels = [p for p in labels if p.stem in wanted]
     for label in labels:
         image = read_image(folder / "night" / f"{label.stem}.png")
-        det = detector.detect(image, enhance=MSRCRParams() if enhanced else None)[0]
+        det = detector.detect(image, enhance=MSRCRParams() if enhanced else None, mode=mode)[0]
         gts.append(read_label(label))
         preds.append((det.boxes.numpy().astype(np.float64), det.scores.numpy().astype(np.float64)))
     return float(evaluate_ap50(gts, preds).ap)
