@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QCoreApplication, QLockFile, QStandardPaths
 
 import srn
+from srn.data.lowlight import LowLightParams
 from srn.fileio import atomic_write_text
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ SAMPLE_COUNT = 24
 SAMPLE_SEED = 2019
 SAMPLE_WIDTH, SAMPLE_HEIGHT = 1080, 720
 """DARK FACE's image size, so the sample looks like the real data."""
+SAMPLE_CAMERA = LowLightParams(exposure=(30.0, 100.0), full_well=(200.0, 1500.0), read_noise=(0.002, 0.005))
+"""The sample's night camera: darker and noisier than the one the demo model was trained for
+(``srn.data.lowlight`` defaults), as real night footage differs from a detector's training data,
+so that correcting a few images and fine-tuning has something to teach it."""
 COMPLETE_MARKER = ".complete"
 SAMPLE_IMAGES = "night"
 """The sample's image folder that the app opens (``day/`` holds the same scenes in daylight)."""
@@ -109,7 +114,8 @@ def ensure_sample_project(
                 partial,
                 n=n,
                 seed=seed,
-                config=config if config is not None else synth.SynthConfig(width=SAMPLE_WIDTH, height=SAMPLE_HEIGHT),
+                config=config if config is not None else synth.SynthConfig(
+                    width=SAMPLE_WIDTH, height=SAMPLE_HEIGHT, lowlight=SAMPLE_CAMERA),
                 progress=(lambda done, total: progress(done, total, GENERATING)) if progress else None,
                 cancel=cancel,
             )

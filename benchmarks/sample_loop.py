@@ -7,9 +7,10 @@ What a newcomer does in the first minutes, scripted through the same code the wi
 1. the sample project is made as on first launch (``app.sample_project``: 24 synthetic night
    images at 1080×720, status new, the demo model's proposals detected on MSRCR images);
 2. the first ``--review`` images (by name) are corrected the way a reviewer would, from the
-   generated ground truth: a proposal that overlaps a face (IoU ≥ 0.5, best score first) is
-   accepted and moved onto the face, a face without one is drawn, the other proposals the window
-   shows (score ≥ 0.5) are rejected, and the image is marked done — every step one store edit;
+   generated ground truth, looking at the proposals the window shows (score ≥ 0.5, its default
+   min score): one that overlaps a face (IoU ≥ 0.5, best score first) is accepted and moved onto
+   the face, the others are rejected, a face left without one is drawn, and the image is marked
+   done — every step one store edit;
 3. "Fine-tune on my labels" with the preset (``app.jobs.train_presets``; quick is the CPU default)
    on the MSRCR images, from the demo model, as ``TrainJob`` runs it: ``srn train`` in its own
    process, the new model version registered when it ends;
@@ -54,8 +55,8 @@ SHOWN = 0.5
 
 def review_like_a_person(project: Project, image_id: int, truth: np.ndarray) -> dict:
     """Correct one image's proposals to ``truth`` through the store's edits; returns what was done."""
-    proposals = sorted((b for b in boxes_of(project, image_id) if b.state == "proposed"),
-                       key=lambda b: -(b.score or 0.0))
+    proposals = sorted((b for b in boxes_of(project, image_id) if b.state == "proposed" and (b.score or 0.0) >= SHOWN),
+                       key=lambda b: -(b.score or 0.0))  # what the window shows at its default min score
     done = {"accepted": 0, "drawn": 0, "rejected": 0}
     free = list(range(len(truth)))
     for box in proposals:
@@ -68,9 +69,8 @@ def review_like_a_person(project: Project, image_id: int, truth: np.ndarray) -> 
                 move_box(project, accepted.id, accepted.version, face.tolist())
                 done["accepted"] += 1
                 continue
-        if (box.score or 0.0) >= SHOWN:
-            set_box_state(project, box.id, box.version, "rejected")
-            done["rejected"] += 1
+        set_box_state(project, box.id, box.version, "rejected")
+        done["rejected"] += 1
     for index in free:
         create_box(project, image_id, truth[index].tolist())
         done["drawn"] += 1

@@ -123,12 +123,12 @@ def test_on_a_cpu_the_dialog_starts_from_the_quick_preset(qtbot, tp, monkeypatch
     qtbot.addWidget(dialog)
     assert dialog.preset_combo.currentData() == QUICK.key
     config = dialog.config()
-    assert (config["iterations"], config["batch_size"], config["size"], config["lr"]) == (
-        QUICK.iterations, QUICK.batch_size, QUICK.size, QUICK.lr)
+    assert (config["iterations"], config["batch_size"], config["size"], config["lr"], config["workers"]) == (
+        QUICK.iterations, QUICK.batch_size, QUICK.size, QUICK.lr, 0)
     # Picking the standard preset sets the method's numbers; changing one makes it "Custom".
     dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData(STANDARD.key))
     assert (dialog.iterations.value(), dialog.batch.value(), dialog.size.value()) == (1000, 8, 640)
-    assert dialog.config()["lr"] == STANDARD.lr
+    assert (dialog.config()["lr"], dialog.config()["workers"]) == (STANDARD.lr, STANDARD.workers)
     dialog.iterations.setValue(999)
     assert dialog.preset_combo.currentData() == "custom" and dialog.config()["iterations"] == 999
     dialog.iterations.setValue(1000)

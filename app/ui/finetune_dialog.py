@@ -68,6 +68,7 @@ class FineTuneDialog(QDialog):
         self.choose_file: Callable[[QWidget], str | os.PathLike[str] | None] = ask_for_weights
         start = {**DEFAULTS, **default_preset(DEFAULTS["device"]).settings(), **(settings or {})}
         self._lr = float(start["lr"])
+        self._workers = int(start["workers"])
         self._file: Path | None = None
         self._models = {m.id: m for m in model_versions(project)}
         self._model_config_cache: dict[str, dict] = {}
@@ -188,7 +189,7 @@ class FineTuneDialog(QDialog):
         preset = PRESETS.get(self.preset_combo.currentData())
         if preset is None:  # "Custom": keep the numbers as they are
             return
-        self._lr = preset.lr
+        self._lr, self._workers = preset.lr, preset.workers
         widgets = (self.length_unit, self.iterations, self.batch, self.size)
         blockers = [QSignalBlocker(w) for w in widgets]
         self.length_unit.setCurrentIndex(self.length_unit.findData("iterations"))
@@ -320,7 +321,7 @@ class FineTuneDialog(QDialog):
             "pseudo_labels": pseudo,
             "enhance": self.enhance if self.enhance and self.enhance_check.isChecked() else None,
             "iterations": self.planned_iterations(), "batch_size": self.batch.value(), "size": self.size.value(),
-            "device": self.device.currentData() or "auto", "workers": DEFAULTS["workers"], "lr": self._lr,
+            "device": self.device.currentData() or "auto", "workers": self._workers, "lr": self._lr,
             "val_fraction": DEFAULTS["val_fraction"],
         }
 
