@@ -37,10 +37,13 @@ SAMPLE_COUNT = 24
 SAMPLE_SEED = 2019
 SAMPLE_WIDTH, SAMPLE_HEIGHT = 1080, 720
 """DARK FACE's image size, so the sample looks like the real data."""
-SAMPLE_CAMERA = LowLightParams(exposure=(30.0, 100.0), full_well=(200.0, 1500.0), read_noise=(0.002, 0.005))
+SAMPLE_CAMERA = LowLightParams(exposure=(22.0, 80.0), full_well=(250.0, 2000.0), read_noise=(0.0015, 0.004))
 """The sample's night camera: darker and noisier than the one the demo model was trained for
 (``srn.data.lowlight`` defaults), as real night footage differs from a detector's training data,
 so that correcting a few images and fine-tuning has something to teach it."""
+PROPOSAL_FLOOR = 0.1
+"""Proposals scored below this are not stored: hundreds of near-zero boxes per image would only
+inflate the "to review" counts of a newcomer's first project."""
 COMPLETE_MARKER = ".complete"
 SAMPLE_IMAGES = "night"
 """The sample's image folder that the app opens (``day/`` holds the same scenes in daylight)."""
@@ -167,7 +170,8 @@ def make_review_project(images: Path, progress: Progress | None, cancel: Cancel 
             if cancel is not None and cancel():
                 raise cancelled("cancelled while detecting faces in the sample project")
             det = detector.detect(read_image(image_file(project, image_id)), enhance=enhance)[0]
-            stored += add_detections(project, run_id, {image_id: (det.boxes.numpy(), det.scores.numpy())})
+            stored += add_detections(project, run_id, {image_id: (det.boxes.numpy(), det.scores.numpy())},
+                                     min_score=PROPOSAL_FLOOR)
             if progress is not None:
                 progress(done, len(ids), DETECTING)
         return stored

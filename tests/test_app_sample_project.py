@@ -16,6 +16,7 @@ from app.sample_project import (
     COMPLETE_MARKER,
     DETECTING,
     GENERATING,
+    PROPOSAL_FLOOR,
     SAMPLE_NAME,
     DATA_DIR_ENV,
     data_dir,
@@ -181,6 +182,7 @@ def test_window_opens_the_sample_night_images_when_ready(qtbot, qt_settings, tmp
         pass
     night = tmp_path / SAMPLE_NAME / "night"
     assert window.project.path == folder_project_path(night)
+    assert window.statusBar().currentMessage().startswith("Sample project ready")
     assert window.browser_model.rowCount() == 3
     summary = window.browser_model.summary(window.browser_model.row_of(window.current_image_id))
     assert summary.rel_path == "1.png"
@@ -192,6 +194,7 @@ def test_window_opens_the_sample_night_images_when_ready(qtbot, qt_settings, tmp
     assert window.detect_panel.model_combo.currentText() == DEMO_MODEL_NAME
     stored = boxes_of(window.project, window.current_image_id)
     assert {(b.source, b.state) for b in stored} <= {("model", "proposed")}
+    assert all(b.score >= PROPOSAL_FLOOR for b in stored)
     shown = {b.id for b in stored if b.score >= window.scene.confidence_threshold()}
     assert len(window.scene.box_items()) == len(stored)
     assert {i.box.id for i in window.scene.box_items() if i.isVisible()} == shown

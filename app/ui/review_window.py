@@ -568,8 +568,9 @@ class ReviewWindow(QMainWindow):
     def _on_sample_ready(self, path: Path) -> None:
         from app.sample_project import SAMPLE_IMAGES
 
-        if self.project is None:
-            self.open_folder(Path(path) / SAMPLE_IMAGES)
+        if self.project is None and self.open_folder(Path(path) / SAMPLE_IMAGES):
+            self.statusBar().showMessage("Sample project ready: review the demo model's boxes (Y accept, N reject, "
+                                         "W draw, Space done and next)", 15_000)
 
     def stop_jobs(self) -> None:
         from app.ui.fetch_weights_dialog import FetchWeightsDialog
