@@ -569,8 +569,20 @@ class ReviewWindow(QMainWindow):
         from app.sample_project import SAMPLE_IMAGES
 
         if self.project is None and self.open_folder(Path(path) / SAMPLE_IMAGES):
+            row = self._first_row_showing_proposals()
+            if row is not None:  # a newcomer's first image shows boxes to decide on, not none
+                self.select_row(row)
             self.statusBar().showMessage("Sample project ready: review the demo model's boxes (Y accept, N reject, "
                                          "W draw, Space done and next)", 15_000)
+
+    def _first_row_showing_proposals(self) -> int | None:
+        """The first listed image with a proposal at or above the min score, if any."""
+        threshold = self.scene.confidence_threshold()
+        for row in range(self.browser_proxy.rowCount()):
+            summary = self.browser_model.summary(self.browser_proxy.mapToSource(self.browser_proxy.index(row, 0)).row())
+            if summary.max_score is not None and summary.max_score >= threshold:
+                return row
+        return None
 
     def stop_jobs(self) -> None:
         from app.ui.fetch_weights_dialog import FetchWeightsDialog
