@@ -72,6 +72,9 @@ def test_srn_detect_weights_demo_uses_the_shipped_model(tmp_path: Path, capsys, 
     payload = json.loads((tmp_path / "out" / "detections.json").read_text())
     assert [r["file"] for r in payload["images"]] == ["a.png"]
     assert resolve_weights("demo") == demo_model_path()
+    (tmp_path / "demo").mkdir()  # a folder called demo is no checkpoint: the alias still holds
+    assert resolve_weights("demo") == demo_model_path()
+    (tmp_path / "demo").rmdir()
     (tmp_path / "demo").write_bytes(b"x")  # a file called demo here keeps its old meaning
     assert resolve_weights("demo") == Path("demo")
     assert resolve_weights("other.pth") == Path("other.pth")

@@ -29,8 +29,8 @@ def resolve_weights(spec: str | os.PathLike[str]) -> Path:
     """``spec`` as a checkpoint path: ``"demo"`` names the shipped demo model, anything else is a file.
 
     A file literally called ``demo`` in the working folder wins over the alias, so an existing
-    command line never changes meaning.
+    command line never changes meaning (a folder of that name does not: it is no checkpoint).
     """
-    if str(spec) == DEMO and not Path(DEMO).exists():
+    if str(spec) == DEMO and not Path(DEMO).is_file():
         return demo_model_path()
     return Path(spec)
