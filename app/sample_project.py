@@ -153,16 +153,15 @@ def make_review_project(images: Path, progress: Progress | None, cancel: Cancel 
         demo = ensure_demo_model(project) if detect else None
         if demo is None:
             return 0
+        from app.jobs.detect_job import run_settings
         from srn.engine.detector import Detector
         from srn.enhance import MSRCRParams
-        from srn.fileio import sha256_file
         from srn.imageio import read_image
 
         detector = Detector.from_checkpoint(demo.checkpoint_path, device="cpu")
         enhance = MSRCRParams()
-        settings = {"checkpoint": demo.checkpoint_path, "checkpoint_sha256": sha256_file(demo.checkpoint_path),
-                    "mode": "single", "enhancement": enhance.to_dict(), "device": detector.device_name,
-                    "inference": detector.inference.to_dict(), "sample_project": True}
+        settings = {**run_settings(demo.checkpoint_path, demo.checkpoint_sha256, detector, enhance, "single"),
+                    "sample_project": True}
         run_id = start_detection_run(project, model_version_id=demo.id, enhanced=True, settings=settings)
         ids = [q.image_id for q in review_queue(project, "path")]
         stored = 0

@@ -34,6 +34,18 @@ def format_eta(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def run_settings(checkpoint: str | os.PathLike[str], sha256: str, detector, enhance, mode: str) -> dict:
+    """What the store records about a detection run, so its boxes can be traced to their source."""
+    return {
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint_sha256": sha256,
+        "mode": mode,
+        "enhancement": enhance.to_dict() if enhance is not None else None,
+        "device": detector.device_name,
+        "inference": detector.inference.to_dict(),
+    }
+
+
 class DetectWorker(DetectorWorker):
     """Loads the detector and runs it; lives in the job's thread.
 
@@ -72,17 +84,9 @@ class DetectWorker(DetectorWorker):
 
     # -- steps ---------------------------------------------------------------------------------
     def _settings(self, detector) -> dict:
-        """What the store records about the run, so its boxes can be traced to their source."""
         from srn.fileio import sha256_file
 
-        return {
-            "checkpoint": str(self._checkpoint.resolve()),
-            "checkpoint_sha256": sha256_file(self._checkpoint),
-            "mode": self._mode,
-            "enhancement": self._enhance.to_dict() if self._enhance is not None else None,
-            "device": detector.device_name,
-            "inference": detector.inference.to_dict(),
-        }
+        return run_settings(self._checkpoint, sha256_file(self._checkpoint), detector, self._enhance, self._mode)
 
     def _read(self, image_id: int) -> tuple[Path | None, np.ndarray | Exception]:
         """The image's file and pixels, or the error that stopped reading them (never raises)."""

@@ -1,8 +1,8 @@
 """Generate the sample project in a background thread, so the window shows up immediately.
 
 Generation and the demo model's detections take about half a minute (24 images at 1080x720);
-doing it on the GUI thread would freeze the window on first launch. The worker is cancellable so closing the window does not
-wait for the whole dataset.
+doing it on the GUI thread would freeze the window on first launch. The worker is cancellable
+so closing the window does not wait for the whole dataset.
 """
 
 from __future__ import annotations

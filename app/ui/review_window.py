@@ -51,9 +51,9 @@ from srn.imageio import ImageReadError
 
 ZOOM_STEP = 1.25
 DEFAULT_SIZE = (1440, 900)
+"""Window size on first launch (later launches restore the last geometry)."""
 FRAME_ALLOWANCE = 64
 """Pixels a window manager's title bar and borders may add around the window."""
-"""Window size on first launch (later launches restore the last geometry)."""
 DOCK_WIDTH = {"imagesDock": 260, "panelsDock": 380}
 """Initial dock widths in pixels."""
 MAX_RECENT = 8
@@ -254,9 +254,10 @@ class ReviewWindow(QMainWindow):
         from app.jobs.evaluate_job import LabelSet
         from app.project_folder import find_label_folder
 
-        labels = find_label_folder(folder.expanduser().resolve())
+        folder = folder.expanduser().resolve()
+        labels = find_label_folder(folder)
         if labels is not None:
-            self.loop.evaluation.add_label_set(LabelSet(labels, folder.expanduser().resolve()))
+            self.loop.evaluation.add_label_set(LabelSet(labels, folder))
 
     def set_project(self, project: Project) -> bool:
         if self.project is not None:

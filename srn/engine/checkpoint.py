@@ -155,6 +155,11 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> CheckpointMe
     return metadata
 
 
+def _payload(state_dict: dict[str, torch.Tensor], metadata: CheckpointMetadata) -> dict:
+    """The project format's top-level mapping (``read_checkpoint_file`` / ``split_checkpoint`` read it)."""
+    return {"format": FORMAT, "version": VERSION, "state_dict": state_dict, "metadata": asdict(metadata)}
+
+
 def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, metadata: CheckpointMetadata,
                     training_state: dict | None = None) -> str:
     """Write the project's checkpoint format atomically; returns the file's sha256.
@@ -164,12 +169,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, metadata: Ch
     """
     if not metadata.created:
         metadata.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    payload = {
-        "format": FORMAT,
-        "version": VERSION,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "metadata": asdict(metadata),
-    }
+    payload = _payload({k: v.detach().cpu() for k, v in model.state_dict().items()}, metadata)
     if training_state is not None:
         payload[STATE_KEY] = training_state
     buffer = io.BytesIO()
@@ -191,12 +191,7 @@ def save_half_precision(src: str | os.PathLike[str], dst: str | os.PathLike[str]
     state, meta = split_checkpoint(read_checkpoint_file(src), src)
     for key, value in metadata.items():
         setattr(meta, key, value)
-    payload = {
-        "format": FORMAT,
-        "version": VERSION,
-        "state_dict": {k: v.half() if v.is_floating_point() else v for k, v in state.items()},
-        "metadata": asdict(meta),
-    }
+    payload = _payload({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, meta)
     plain = io.BytesIO()
     torch.save(payload, plain)
     packed = io.BytesIO()
