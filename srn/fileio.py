@@ -3,7 +3,12 @@
 Everything that matters (labels, images of a dataset, manifests, checkpoints) is written to a
 temporary file in the destination folder, flushed to disk, then renamed over the target. The
 file gets the mode a plain ``open(path, "w")`` would give (0666 less the umask), not the 0600
-of the temporary file, so the people and services that share a folder can still read it.
+of the temporary file, so the people and services that share a folder can still read it; a
+file that is replaced keeps its own mode.
+
+Every output path derived from file content (an image name in a label file, a path in a
+project) goes through ``path_inside``, so a name such as ``../../victim.png`` or ``/etc/x``
+can never make a writer leave the folder it was asked to write into.
 """
 
 from __future__ import annotations
@@ -27,19 +32,52 @@ def _plain_file_mode() -> int:
     return 0o666 & ~_umask
 
 
+class UnsafePathError(ValueError):
+    """A name from file content that would put an output outside its folder."""
+
+
+def path_inside(root: str | os.PathLike[str], name: str | os.PathLike[str], what: str = "name") -> Path:
+    """``root / name``, refused (``UnsafePathError``) unless it stays inside ``root``.
+
+    Refused: an absolute name, a drive, a ``..`` that climbs out, and a symbolic link inside
+    ``root`` that leads out of it (checked on the resolved path).
+    """
+    rel = Path(name)
+    if rel.is_absolute() or rel.drive or rel.anchor:
+        raise UnsafePathError(f"{what} {str(name)!r} is an absolute path; names must be relative to {root}")
+    base = Path(root).resolve()
+    target = (base / rel).resolve()
+    if target != base and base not in target.parents:
+        raise UnsafePathError(f"{what} {str(name)!r} leads outside {root}")
+    return Path(root) / rel
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777  # replacing a file keeps its mode
+    except OSError:
+        return _plain_file_mode()
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), _plain_file_mode())
+                os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk or a read-only folder: name the file the caller asked for
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -87,6 +87,8 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--split", metavar="NAME", help="export only images of this split")
     p.add_argument("--run", type=int, metavar="ID",
                    help="detection run to export (wider-predictions only; default: the latest run)")
+    p.add_argument("--force", action="store_true",
+                   help="replace OUT even if it exists and is not an export of this format")
     p.set_defaults(func=_export, export_parser=p)
 
     p = sub.add_parser("stats", help="print project statistics",
@@ -184,7 +186,7 @@ def _export(args: argparse.Namespace) -> int:
     statuses = args.status or ["done"]
     with _open(args.db) as project:
         report = export(project, args.out, args.format, statuses=None if "all" in statuses else statuses,
-                        split=args.split, run_id=args.run)
+                        split=args.split, run_id=args.run, force=args.force)
     print(report.summary())
     _print_capped(report.warnings, "warning: ", sys.stderr)
     return 0
@@ -204,11 +206,12 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.store.errors import StoreError
+    from srn.fileio import UnsafePathError
     from srn.formats.errors import FormatError
 
     try:
         return args.func(args)
-    except (FormatError, StoreError) as exc:
+    except (FormatError, StoreError, UnsafePathError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # a missing or unreadable file or folder

@@ -241,11 +241,60 @@ def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str
     return ExportReport(out, "wider-predictions", len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
 
 
+PROJECT_DIR = ".darkface-studio"  # a folder project's database, runs and caches (app.project_folder)
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _check_not_project(project: Project, out: Path) -> None:
+    """Refuse an output that is the project's own database, one of its side files or backups, or
+    anything inside a ``.darkface-studio`` folder: an export must never destroy the project."""
+    target = out.resolve()
+    if PROJECT_DIR in target.parts:
+        raise StoreError(f"{out} is inside a {PROJECT_DIR} folder, which holds a project's database and runs; "
+                         "export somewhere else")
+    db = project.path.resolve() if project.path is not None else None
+    if db is None:
+        return
+    own = {db} | {db.with_name(db.name + suffix) for suffix in _SQLITE_SIDE_FILES}
+    if target in own or (target.parent == db.parent and target.name.startswith(f"{db.name}.backup-")):
+        raise StoreError(f"{out} is this project's database (or one of its files); export somewhere else")
+
+
+def _is_kind(fmt: str, path: Path) -> bool:
+    """Whether an existing file is an earlier export of the same kind (safe to replace)."""
+    from srn.fileio import read_json_file
+    from srn.formats import wider
+
+    try:
+        if fmt == "coco":
+            data = read_json_file(path, "COCO file")
+            return isinstance(data, dict) and "images" in data and "annotations" in data
+        wider.read_gt(path)
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _check_overwrite(fmt: str, out: Path, force: bool) -> None:
+    if force or fmt not in ("wider", "coco") or not out.is_file() or out.stat().st_size == 0:
+        return
+    if not _is_kind(fmt, out):
+        kind = "a WIDER FACE ground-truth file" if fmt == "wider" else "a COCO JSON file"
+        raise StoreError(f"{out} exists and is not {kind}; refusing to replace it (choose another name, or force)")
+
+
 def export(project: Project, out: str | os.PathLike[str], fmt: str, *, statuses: Iterable[str] | None = ("done",),
-           split: str | None = None, run_id: int | None = None) -> ExportReport:
-    """Export in ``fmt`` (one of ``EXPORT_FORMATS``); ``run_id`` only for ``wider-predictions``."""
+           split: str | None = None, run_id: int | None = None, force: bool = False) -> ExportReport:
+    """Export in ``fmt`` (one of ``EXPORT_FORMATS``); ``run_id`` only for ``wider-predictions``.
+
+    Refused before anything is read: an output that is the project itself (its database, side
+    files, backups, ``.darkface-studio/``), and, unless ``force``, an existing file of another kind.
+    """
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    _check_not_project(project, out)
+    _check_overwrite(fmt, out, force)
     if fmt == "wider-predictions":
         return export_wider_predictions(project, out, run_id, statuses=statuses, split=split)
     if run_id is not None:

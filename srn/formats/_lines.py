@@ -35,6 +35,21 @@ def parse_count(path: Path, lineno: int, text: str, what: str) -> int:
     return int(stripped)
 
 
+def relative_name_problem(name: str) -> str | None:
+    """Why an image name read from a file is not a plain path below the image root, or ``None``.
+
+    Names are always relative to the image root; an absolute one, a drive, a ``..`` component or
+    a backslash would let a writer that derives an output path from the name leave its folder.
+    """
+    if "\\" in name:
+        return "uses a backslash; names use / between folders"
+    if name.startswith("/") or Path(name).is_absolute() or (len(name) > 1 and name[1] == ":"):
+        return "is an absolute path; names must be relative to the image root"
+    if ".." in name.split("/"):
+        return "climbs out of the image root with '..'"
+    return None
+
+
 def format_number(value: float) -> str:
     """Integers print without a decimal point; other values with up to 6 significant decimals."""
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
@@ -47,7 +62,7 @@ def read_lines(path: str | os.PathLike[str], what: str) -> list[str]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a UTF-8 BOM is not content
     except UnicodeDecodeError:
         raise FormatError(path, None, f"not a UTF-8 text file ({what} expected)") from None
     while lines and not lines[-1].strip():

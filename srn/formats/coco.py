@@ -30,6 +30,7 @@ import numpy as np
 
 from srn.fileio import atomic_write_text
 from srn.formats import wider
+from srn.formats._lines import relative_name_problem
 from srn.formats.errors import FormatError
 from srn.formats.records import Annotation
 
@@ -159,6 +160,9 @@ def _ground_truth(path: Path, data: dict, category: str | None) -> tuple[list[An
             raise FormatError(path, None, f"{where}: expected an object, found {json.dumps(img)[:80]}")
         image_id = int(_field(path, where, img, "id", _is_int, "an integer"))
         name = _field(path, where, img, "file_name", lambda v: isinstance(v, str) and v.strip(), "a file name")
+        problem = relative_name_problem(name)
+        if problem:
+            raise FormatError(path, None, f"{where}.file_name: {name!r} {problem}")
         width = int(_field(path, where, img, "width", lambda v: _is_int(v) and v > 0, "a positive integer"))
         height = int(_field(path, where, img, "height", lambda v: _is_int(v) and v > 0, "a positive integer"))
         if image_id in index:

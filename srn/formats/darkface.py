@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srn.fileio import atomic_write_text
+from srn.fileio import atomic_write_text, path_inside
 from srn.formats._lines import format_number, natural_key, parse_count, parse_numbers, read_lines
 from srn.formats.errors import FormatError
 
@@ -83,7 +83,8 @@ def read_labels_folder(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 def write_labels_folder(folder: str | os.PathLike[str], labels: Mapping[str, np.ndarray]) -> list[Path]:
     """Write ``{id: boxes}`` as ``<folder>/<id>.txt`` label files (each atomically)."""
-    return [write_label(Path(folder) / f"{stem}.txt", boxes) for stem, boxes in labels.items()]
+    targets = [path_inside(folder, f"{stem}.txt", "image id") for stem in labels]  # all checked first
+    return [write_label(t, boxes) for t, boxes in zip(targets, labels.values())]
 
 
 def format_submission(boxes: np.ndarray, scores: np.ndarray) -> str:
@@ -127,4 +128,5 @@ def read_submissions_folder(folder: str | os.PathLike[str]) -> dict[str, tuple[n
 def write_submissions_folder(folder: str | os.PathLike[str],
                              submissions: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[Path]:
     """Write ``{id: (boxes, scores)}`` as ``<folder>/<id>.txt`` submission files (each atomically)."""
-    return [write_submission(Path(folder) / f"{stem}.txt", b, s) for stem, (b, s) in submissions.items()]
+    targets = [path_inside(folder, f"{stem}.txt", "image id") for stem in submissions]  # all checked first
+    return [write_submission(t, b, s) for t, (b, s) in zip(targets, submissions.values())]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srn.fileio import atomic_write_bytes
+from srn.fileio import atomic_write_bytes, path_inside
 from srn.formats._lines import format_number
 from srn.formats.errors import FormatError
 from srn.formats.records import Annotation
@@ -52,9 +52,10 @@ def voc_xml(record: Annotation, category: str = "face", folder: str = "images") 
 
 
 def voc_path(folder: str | os.PathLike[str], name: str) -> Path:
-    """Where ``export_voc`` puts the XML of image ``name``: ``<folder>/<event>/<stem>.xml``."""
+    """Where ``export_voc`` puts the XML of image ``name``: ``<folder>/<event>/<stem>.xml``
+    (``UnsafePathError`` if that is outside ``folder``)."""
     rel = Path(name)
-    return Path(folder) / rel.parent / f"{rel.stem}.xml"
+    return path_inside(folder, rel.parent / f"{rel.stem}.xml", "image name")
 
 
 def export_voc(records: Iterable[Annotation], folder: str | os.PathLike[str], category: str = "face") -> list[Path]:
@@ -64,7 +65,8 @@ def export_voc(records: Iterable[Annotation], folder: str | os.PathLike[str], ca
     missing = [r.name for r in records if r.width is None]
     if missing:
         raise ValueError(f"VOC needs image sizes; unknown for {len(missing)} images, e.g. {missing[0]}")
-    return [atomic_write_bytes(voc_path(folder, r.name), voc_xml(r, category)) for r in records]
+    targets = [voc_path(folder, r.name) for r in records]  # every path checked before the first write
+    return [atomic_write_bytes(t, voc_xml(r, category)) for t, r in zip(targets, records)]
 
 
 def read_voc(path: str | os.PathLike[str], category: str | None = "face") -> Annotation:

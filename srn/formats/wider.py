@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from srn.fileio import atomic_write_text
-from srn.formats._lines import format_number, parse_count, parse_numbers, read_lines
+from srn.fileio import atomic_write_text, path_inside
+from srn.formats._lines import format_number, parse_count, parse_numbers, read_lines, relative_name_problem
 from srn.formats.errors import FormatError
 
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
@@ -101,7 +101,7 @@ def iter_gt(path: str | os.PathLike[str]) -> Iterator[WiderRecord]:
     Records before the error have already been yielded; use ``read_gt`` for all-or-nothing.
     """
     path = Path(path)
-    with path.open("r", encoding="utf-8") as fh:
+    with path.open("r", encoding="utf-8-sig") as fh:  # a UTF-8 BOM is not part of the first name
         try:
             yield from _iter_gt_lines(path, enumerate(fh, start=1))
         except UnicodeDecodeError:
@@ -135,6 +135,9 @@ def _iter_gt_lines(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Wid
                 hint = (f" (a face line? the count {pcount} of {pname} on line {pline} "
                         "is smaller than the number of face lines that follow it)")
             raise FormatError(path, lineno, f"expected an image file name, found {name!r}{hint}")
+        problem = relative_name_problem(name)
+        if problem:
+            raise FormatError(path, lineno, f"image name {name!r} {problem}")
         count_text = next_line(f"the face count of {name}")
         count_line = lineno
         count = parse_count(path, lineno, count_text, f"face count of {name}")
@@ -237,13 +240,15 @@ def write_prediction(root: str | os.PathLike[str], image_name: str, boxes_xyxy: 
     Images outside an event folder go to ``<root>/<image>.txt``.
     """
     rel = Path(image_name)
-    target = Path(root) / rel.parent / f"{rel.stem}.txt"
+    target = path_inside(root, rel.parent / f"{rel.stem}.txt", "image name")
     return atomic_write_text(target, format_prediction(rel.stem, boxes_xyxy, scores))
 
 
 def write_predictions(root: str | os.PathLike[str], predictions: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[Path]:
     """Write a whole predictions folder from ``{"<event>/<image_stem>": (boxes_xyxy, scores)}``
     (the shape ``read_predictions`` returns)."""
+    for key in predictions:  # every path checked before the first write
+        path_inside(root, key, "image name")
     return [write_prediction(root, key, boxes, scores) for key, (boxes, scores) in predictions.items()]
 
 
@@ -377,6 +382,11 @@ def read_mat_ground_truth(path: str | os.PathLike[str]) -> WiderMatGT:
     for i, (ev, fl, bl) in enumerate(zip(events_cells, files_cells, boxes_cells), start=1):
         events.append(_string(path, ev, f"event_list{{{i}}}"))
         stems = [_string(path, c, f"file_list{{{i}}}{{{j}}}") for j, c in enumerate(_cells(path, fl, f"file_list{{{i}}}"), 1)]
+        for where, name in [(f"event_list{{{i}}}", events[-1])] + [
+                (f"file_list{{{i}}}{{{j}}}", stem) for j, stem in enumerate(stems, 1)]:
+            problem = relative_name_problem(name)
+            if problem:
+                raise FormatError(path, None, f"{where}: {name!r} {problem}")
         per_image = []
         for j, c in enumerate(_cells(path, bl, f"face_bbx_list{{{i}}}"), start=1):
             arr = _numeric(path, c, f"face_bbx_list{{{i}}}{{{j}}}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srn.fileio import atomic_write_text
+from srn.fileio import atomic_write_text, path_inside
 from srn.formats._lines import read_lines
 from srn.formats.errors import FormatError
 from srn.formats.records import Annotation
@@ -47,8 +47,9 @@ def format_yolo(record: Annotation, class_id: int = 0, skip_ignored: bool = Fals
 
 
 def yolo_path(folder: str | os.PathLike[str], name: str) -> Path:
+    """Where ``export_yolo`` puts the labels of image ``name``; ``UnsafePathError`` if outside ``folder``."""
     rel = Path(name)
-    return Path(folder) / rel.parent / f"{rel.stem}.txt"
+    return path_inside(folder, rel.parent / f"{rel.stem}.txt", "image name")
 
 
 def export_yolo(records: Iterable[Annotation], folder: str | os.PathLike[str], class_id: int = 0,
@@ -58,7 +59,8 @@ def export_yolo(records: Iterable[Annotation], folder: str | os.PathLike[str], c
     missing = [r.name for r in records if r.width is None]
     if missing:
         raise ValueError(f"YOLO needs image sizes; unknown for {len(missing)} images, e.g. {missing[0]}")
-    return [atomic_write_text(yolo_path(folder, r.name), format_yolo(r, class_id, skip_ignored)) for r in records]
+    targets = [yolo_path(folder, r.name) for r in records]  # every path checked before the first write
+    return [atomic_write_text(t, format_yolo(r, class_id, skip_ignored)) for t, r in zip(targets, records)]
 
 
 def read_yolo(path: str | os.PathLike[str], width: int, height: int, class_id: int | None = 0) -> np.ndarray:
