@@ -28,6 +28,10 @@ def _progress(done: int, total: int, label: str = "", quiet: bool = False) -> No
     print(("\r" if tty else "") + line[:120].ljust(80 if tty else 0), end=end, file=sys.stderr, flush=True)
 
 
+MAX_PIXELS_HELP = ("refuse images with more pixels, as their file header says, before decoding them "
+                   "(default: 100,000,000, or $DARKFACE_MAX_PIXELS)")
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from srn.data.lowlight import LowLightParams
     from srn.data.synth import MANIFEST_FILE, SynthConfig, write_dataset
@@ -98,8 +102,10 @@ def _enhance_params(args: argparse.Namespace):
 
 def _cmd_enhance(args: argparse.Namespace) -> int:
     from srn.enhance.batch import enhance_files, plan_outputs
+    from srn.imageio import max_pixels, set_max_pixels
 
     try:
+        set_max_pixels(args.max_pixels)
         params = _enhance_params(args)
         if args.device:
             from srn.engine.device import pick_device
@@ -114,7 +120,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         print("srn enhance: no images found in the inputs", file=sys.stderr)
         return 2
     result = enhance_files(
-        pairs, params, device=args.device, max_pixels=args.max_pixels,
+        pairs, params, device=args.device, max_pixels=max_pixels(),
         progress=lambda done, total, path: _progress(done, total, path.name, args.quiet),
     )
     for _, message in result.failed:
@@ -124,60 +130,104 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _detect_output(name: str, fmt: str) -> str:
+    """The file (wider, darkface) or record name (json) that image ``name`` is written as."""
+    rel = Path(name)
+    if fmt == "wider":
+        return (rel.parent / f"{rel.stem}.txt").as_posix()
+    return f"{rel.stem}.txt" if fmt == "darkface" else rel.as_posix()
+
+
+def _output_clash(inputs: list[tuple[Path, str]], fmt: str) -> str | None:
+    """Two inputs that would write the same result (x.png and x.jpg; a/x.png and b/x.png in darkface)."""
+    seen: dict[str, Path] = {}
+    for path, name in inputs:
+        key = _detect_output(name, fmt)
+        if key in seen:
+            return f"{seen[key]} and {path} would both be written as {key}"
+        seen[key] = path
+    return None
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from srn.engine.checkpoint import CheckpointError
-    from srn.engine.detector import Detector
-    from srn.engine.device import DeviceError
+    # Everything that can be checked without torch is checked first: a typo answers at once.
     from srn.engine.shipped_models import resolve_weights
-    from srn.formats import darkface, wider
-    from srn.fileio import atomic_write_text
+    from srn.imageio import find_images
 
+    out = Path(args.out)
     try:
-        from srn.imageio import find_images
-
+        weights = resolve_weights(args.weights)
+        if not weights.is_file():
+            raise FileNotFoundError(f"{weights}: no such checkpoint file" if not weights.exists()
+                                    else f"{weights} is a folder, not a checkpoint file")
         inputs = [(path, rel.as_posix()) for path, rel in find_images(args.inputs)]
-        enhance = None
-        if args.enhance:
-            from srn.enhance import get_method
-
-            enhance = get_method(args.enhance).params_type()
-        detector = Detector.from_checkpoint(resolve_weights(args.weights), device=args.device,
-                                            precision=args.precision)
-    except (FileNotFoundError, CheckpointError, DeviceError, ValueError) as exc:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out} is a file; --out names the folder the results go into")
+        clash = _output_clash(inputs, args.format)
+        if clash:
+            raise ValueError(f"{clash}; detect them in separate runs (or into separate --out folders)")
+    except (FileNotFoundError, ValueError) as exc:
         print(f"srn detect: {exc}", file=sys.stderr)
         return 2
     if not inputs:
         print("srn detect: no images found in the inputs", file=sys.stderr)
         return 2
-    out = Path(args.out)
+
+    from srn.engine.checkpoint import CheckpointError
+    from srn.engine.detector import Detector
+    from srn.engine.device import DeviceError
+    from srn.fileio import atomic_write_text
+    from srn.formats import darkface, wider
+    from srn.imageio import set_max_pixels
+
+    try:
+        set_max_pixels(args.max_pixels)
+        enhance = None
+        if args.enhance:
+            from srn.enhance import get_method
+
+            enhance = get_method(args.enhance).params_type()
+        detector = Detector.from_checkpoint(weights, device=args.device, precision=args.precision)
+    except (FileNotFoundError, CheckpointError, DeviceError, ValueError) as exc:
+        print(f"srn detect: {exc}", file=sys.stderr)
+        return 2
     names = dict(inputs)
     mode = "multiscale" if args.multiscale else "single"
     print(f"srn detect: {len(inputs)} images, {mode}, on {detector.device_name}", file=sys.stderr)
-    records, failed, faces = [], [], 0
+    records, failed, faces, written = [], [], 0, 0
     results = detector.detect_files([p for p, _ in inputs], enhance=enhance, mode=mode, max_size=args.max_size)
-    for done, result in enumerate(results, start=1):
-        _progress(done, len(inputs), result.path.name, args.quiet)
-        if result.error:
-            failed.append(result.error)
-            continue
-        det = result.detections
-        boxes, scores = det.boxes.cpu().numpy(), det.scores.cpu().numpy()
-        keep = scores >= args.min_score
-        boxes, scores = boxes[keep], scores[keep]
-        faces += len(scores)
-        name = names[result.path]
-        if args.format == "wider":
-            wider.write_prediction(out, name, boxes, scores)
-        elif args.format == "darkface":
-            darkface.write_submission(out / f"{Path(name).stem}.txt", boxes, scores)
-        else:
-            records.append({
-                "file": name, "height": result.size[0], "width": result.size[1],
-                "boxes": [[round(float(v), 2) for v in b] + [round(float(s), 5)] for b, s in zip(boxes, scores)],
-            })
-    if args.format == "json":
-        payload = {"device": detector.device_name, "mode": mode, "weights": str(args.weights), "images": records}
-        atomic_write_text(out / "detections.json", json.dumps(payload, indent=1) + "\n")
+    try:
+        for done, result in enumerate(results, start=1):
+            _progress(done, len(inputs), result.path.name, args.quiet)
+            if result.error:
+                failed.append(result.error)
+                continue
+            det = result.detections
+            boxes, scores = det.boxes.cpu().numpy(), det.scores.cpu().numpy()
+            keep = scores >= args.min_score
+            boxes, scores = boxes[keep], scores[keep]
+            faces += len(scores)
+            name = names[result.path]
+            if args.format == "wider":
+                wider.write_prediction(out, name, boxes, scores)
+                written += 1
+            elif args.format == "darkface":
+                darkface.write_submission(out / _detect_output(name, "darkface"), boxes, scores)
+                written += 1
+            else:
+                records.append({
+                    "file": name, "height": result.size[0], "width": result.size[1],
+                    "boxes": [[round(float(v), 2) for v in b] + [round(float(s), 5)] for b, s in zip(boxes, scores)],
+                })
+        if args.format == "json":
+            payload = {"device": detector.device_name, "mode": mode, "weights": str(args.weights), "images": records}
+            atomic_write_text(out / "detections.json", json.dumps(payload, indent=1) + "\n")
+    except OSError as exc:  # a full disk, a read-only folder: say where, and what is already there
+        where = exc.filename or out
+        print(f"srn detect: cannot write {where}: {exc.strerror or exc}; stopped after writing "
+              f"{written} result files into {out}" + (" (detections.json not written)" if args.format == "json" else ""),
+              file=sys.stderr)
+        return 1
     for message in failed:
         print(f"srn detect: skipped {message}", file=sys.stderr)
     print(f"detected {faces} faces in {len(inputs) - len(failed)} of {len(inputs)} images into {out} ({args.format})"
@@ -211,7 +261,6 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--quiet", action="store_true", help="no progress output")
     synth.set_defaults(func=_cmd_synth)
 
-    from srn.enhance.image_input import DEFAULT_MAX_PIXELS
     from srn.enhance.registry import METHODS
 
     enh = sub.add_parser(
@@ -230,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     enh.add_argument("--preset", metavar="FILE", help="JSON parameters, e.g. from the app or MethodParams.to_json()")
     enh.add_argument("--device", metavar="DEV", help="run the torch implementation on cpu, cuda, cuda:1 or mps")
     enh.add_argument("--ext", default="png", help="output format by extension, or 'same' (default: png)")
-    enh.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
+    enh.add_argument("--max-pixels", type=int, default=None, metavar="N", help=MAX_PIXELS_HELP)
     enh.add_argument("--quiet", action="store_true", help="no progress bar")
     enh.set_defaults(func=_cmd_enhance)
 
@@ -243,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
             "the exit status is 1 if any failed, 2 for a usage error."
         ),
     )
-    det.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS")
+    det.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS",
+                     help="image files, and folders searched recursively for images")
     det.add_argument("--weights", required=True, metavar="W",
                      help="checkpoint file, or 'demo' for the shipped demo model (synthetic faces)")
     det.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -253,8 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--multiscale", action="store_true", help="the authors' multi-scale test with box voting")
     det.add_argument("--max-size", type=int, default=1400, help="multi-scale pixel budget side (default: 1400)")
     det.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available)")
-    det.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
-    det.add_argument("--min-score", type=float, default=0.0, help="drop detections below this score")
+    det.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32",
+                     help="number format of the network: fp32 (default), bf16 (CPU or GPU), fp16 (GPU only)")
+    det.add_argument("--min-score", type=float, default=0.0,
+                     help="drop detections below this score (default: 0, keep all)")
+    det.add_argument("--max-pixels", type=int, default=None, metavar="N", help=MAX_PIXELS_HELP)
     det.add_argument("--quiet", action="store_true", help="no progress bar")
     det.set_defaults(func=_cmd_detect)
 

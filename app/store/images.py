@@ -21,7 +21,7 @@ from app.store.errors import ImportCancelled, NotFoundError, StoreError
 from app.store.models import REVIEW_STATUSES, Edit, Image, ImportProblem, utcnow
 from app.store.project import Project
 from srn.formats.images import image_size
-from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image
+from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, check_pixels, read_image
 
 BATCH = 500
 _HASH_CHUNK = 1 << 20
@@ -74,6 +74,7 @@ def read_image_facts(path: Path) -> tuple[int, int, str]:
     """``(width, height, sha256)`` of an image file from its header and bytes, without decoding it
     unless it looks cut short; ``ImageReadError`` (naming the file) when it is not a usable image."""
     width, height = image_size(path)
+    check_pixels(path, width, height)  # a header claiming 60000×60000 is refused, not recorded
     digest, tail = _hash_and_tail(path)
     if _looks_truncated(path, tail):
         read_image(path)  # a file that still decodes is accepted; a cut one raises here

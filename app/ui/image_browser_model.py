@@ -29,6 +29,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 
 from app.store.summaries import ImageSummary
 from app.ui.qimage import to_qimage
+from srn.imageio import ImageReadError, check_pixels, header_size
 
 SUMMARY_ROLE = int(Qt.ItemDataRole.UserRole) + 10
 IMAGE_ID_ROLE = int(Qt.ItemDataRole.UserRole) + 11
@@ -40,7 +41,14 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def load_thumbnail(path: Path, width: int = THUMB_WIDTH) -> QImage | None:
-    """A small RGB thumbnail (decoded at 1/4 or 1/8 resolution when the codec allows)."""
+    """A small RGB thumbnail (decoded at 1/4 or 1/8 resolution when the codec allows); ``None``
+    for a file that cannot be read or whose header says it is over the pixel limit."""
+    try:
+        size = header_size(path)
+        if size is not None:
+            check_pixels(path, *size)
+    except ImageReadError:
+        return None
     data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
     if data is None or data.size == 0:
         return None

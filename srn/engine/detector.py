@@ -213,11 +213,16 @@ class Detector:
         workers: int = 2,
     ) -> Iterator[FileResult]:
         """Detect over many files in order; decoding runs on CPU threads ahead of the model
-        (at most ``prefetch`` images in memory). Unreadable files yield a result with ``error``."""
+        (at most ``prefetch`` images in memory). A file that fails (unreadable, too small, over the
+        pixel limit, or the network fails on it) yields a result with ``error`` naming it; the
+        others go on."""
         from srn.imageio import ImageReadError, as_rgb8, read_image
 
         def load(path: Path) -> np.ndarray:
-            return as_rgb8(read_image(path), path)
+            image = as_rgb8(read_image(path), path)
+            if image.shape[0] < 2 or image.shape[1] < 2:
+                raise ValueError(f"{path}: too small to detect in ({image.shape[1]}×{image.shape[0]} pixels)")
+            return image
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             pending: list[tuple[Path, Future]] = []
@@ -239,7 +244,11 @@ class Detector:
                 except (ImageReadError, ValueError) as exc:
                     yield FileResult(path, None, str(exc))
                     continue
-                detections = self.detect([image], enhance=enhance, mode=mode, max_size=max_size)[0]
+                try:
+                    detections = self.detect([image], enhance=enhance, mode=mode, max_size=max_size)[0]
+                except (ValueError, RuntimeError, MemoryError) as exc:  # one image, not the whole run
+                    yield FileResult(path, None, f"{path}: {exc}")
+                    continue
                 yield FileResult(path, detections, None, image.shape[:2])
 
 

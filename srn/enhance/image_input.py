@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_MAX_PIXELS = 50_000_000  # ~7000×7000: beyond this the float buffers alone exceed a few GB
+from srn.imageio import DEFAULT_MAX_PIXELS  # the one pixel limit of every reader
 
 
 class ImageInputError(ValueError):
