@@ -14,6 +14,7 @@ from app.store import (
     StoreError,
     assign,
     boxes_of,
+    delete_box,
     import_images,
     import_labels,
     model_versions,
@@ -21,6 +22,7 @@ from app.store import (
     record_detections,
     register_model,
     review_queue,
+    set_box_state,
     set_review_status,
 )
 from app.store.detections import sha256_file
@@ -87,8 +89,32 @@ def test_reimport_replaces_untouched_imported_boxes_but_keeps_edited_ones(projec
     move_box(project, edited.id, edited.version, (11, 11, 30, 40))
     report = import_labels(project, gt, "wider")
     assert report.replaced == 2  # the untouched second p1 box and the h1 box
+    assert report.kept_edited == 1  # the file's copy of the moved face is not added again
     kept = boxes_of(project, p1)
-    assert len(kept) == 3 and kept[0].id == edited.id and kept[0].xyxy == (11, 11, 30, 40)
+    assert len(kept) == 2 and kept[0].id == edited.id and kept[0].xyxy == (11, 11, 30, 40)
+
+
+def test_reimport_after_edits_never_duplicates_nor_resurrects(project, tmp_path):
+    """Issue 20 item 6: move one face, reject one, delete one, re-import the same file: each face
+    is there once, as the person left it (before: 13 accepted boxes on a 12-face image)."""
+    faces = [(20 * k, 5, 12, 12) for k in range(6)] + [(20 * k, 60, 12, 12) for k in range(6)]
+    gt = tmp_path / "gt12.txt"
+    gt.write_text("p1.jpg\n12\n" + "".join(f"{x} {y} {w} {h} 0 0 0 0 0 0\n" for x, y, w, h in faces))
+    import_labels(project, gt, "wider", allow_unmatched=True)
+    p1 = ids(project)["p1.jpg"]
+    first, second, third = boxes_of(project, p1)[:3]
+    moved = move_box(project, first.id, first.version, (first.x1 + 3, first.y1 + 2, first.x2 + 3, first.y2 + 2))
+    moved = move_box(project, moved.id, moved.version, (moved.x1 + 1, moved.y1, moved.x2 + 1, moved.y2))
+    set_box_state(project, second.id, second.version, "rejected")
+    delete_box(project, third.id, third.version)
+
+    report = import_labels(project, gt, "wider", allow_unmatched=True)
+    assert report.kept_edited == 3 and report.boxes == 9
+    now = boxes_of(project, p1, states=None)
+    assert len(now) == 12
+    assert sorted(b.state for b in now).count("accepted") == 10
+    assert {b.id: b.state for b in now if b.state != "accepted"} == {second.id: "rejected", third.id: "deleted"}
+    assert [b.xyxy for b in now if b.id == first.id] == [(first.x1 + 4, first.y1 + 2, first.x2 + 4, first.y2 + 2)]
 
 
 def test_malformed_or_unmatched_labels_import_nothing(project, tmp_path):

@@ -8,7 +8,10 @@ trailing part of it (``0--Parade/x.jpg`` finds ``images/0--Parade/x.jpg``); a na
 no image, or several, is an error naming where it was read.
 
 Imported boxes are ``source = imported``, ``state = accepted``. Importing again replaces the
-earlier imported boxes that nobody has touched; boxes a person edited stay.
+earlier imported boxes that nobody has touched; a box a person edited (moved, rejected, deleted,
+flagged) stays as the person left it, and the file's box it came from (IoU ≥ 0.5 with the
+coordinates it was imported with, which the edit log keeps) is not added again: a re-import
+never duplicates a moved face nor brings back a rejected one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 from sqlalchemy import delete, select, update
 
 from app.store.database import chunks
@@ -36,6 +40,8 @@ class LabelImportReport:
     images: int = 0
     boxes: int = 0
     replaced: int = 0
+    kept_edited: int = 0
+    """File boxes not added because a person had edited the box they were imported as."""
     warnings: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
 
@@ -43,6 +49,8 @@ class LabelImportReport:
         text = f"{self.source}: {self.boxes} boxes on {self.images} images imported"
         if self.replaced:
             text += f", {self.replaced} earlier imported boxes replaced"
+        if self.kept_edited:
+            text += f", {self.kept_edited} kept as a person edited them"
         if self.unmatched:
             text += f", {len(self.unmatched)} annotated images not in the project skipped"
         if self.warnings:
@@ -83,6 +91,42 @@ def _index(rows) -> dict[str, list[int]]:
 def _where(ann: Annotation) -> str:
     source, line = ann.where(0) if len(ann.boxes) and ann.lines is not None else (ann.source or ann.name, None)
     return f"{source}:{line}" if line is not None else f"{source}"
+
+
+def _edited_imports(session, image_ids: list[int]) -> dict[int, np.ndarray]:
+    """``{image_id: (K, 4) coordinates}`` that the imported boxes a person edited were imported
+    with: the ``before`` of each box's first coordinate edit, else its coordinates now."""
+    rows = []
+    for chunk in chunks(image_ids):
+        rows += session.execute(select(Box.id, Box.image_id, Box.x1, Box.y1, Box.x2, Box.y2).where(
+            Box.image_id.in_(chunk), Box.source == "imported", Box.version > 1)).all()
+    first: dict[int, tuple] = {}
+    for chunk in chunks([r.id for r in rows]):
+        edits = session.execute(select(Edit.entity_id, Edit.before).where(
+            Edit.entity == "box", Edit.entity_id.in_(chunk)).order_by(Edit.id)).all()
+        for box_id, before in edits:
+            if box_id not in first and isinstance(before, dict) and all(k in before for k in ("x1", "y1", "x2", "y2")):
+                first[box_id] = tuple(float(before[k]) for k in ("x1", "y1", "x2", "y2"))
+    out: dict[int, list] = defaultdict(list)
+    for r in rows:
+        out[r.image_id].append(first.get(r.id, (r.x1, r.y1, r.x2, r.y2)))
+    return {image_id: np.array(boxes, dtype=np.float64) for image_id, boxes in out.items()}
+
+
+def _not_edited(boxes: np.ndarray, originals: np.ndarray | None, threshold: float = 0.5) -> np.ndarray:
+    """Which of a file's boxes match no edited imported box (one-to-one, best IoU first)."""
+    from srn.eval.matching import iou_matrix
+
+    keep = np.ones(len(boxes), dtype=bool)
+    if originals is None or not len(boxes):
+        return keep
+    iou = iou_matrix(boxes, originals)
+    while iou.size and iou.max() >= threshold:
+        i, j = np.unravel_index(int(iou.argmax()), iou.shape)
+        keep[i] = False
+        iou[i, :] = -1
+        iou[:, j] = -1
+    return keep
 
 
 def import_labels(project: Project, path: str | os.PathLike[str], fmt: str, *, outside: str = "clip",
@@ -127,6 +171,12 @@ def import_labels(project: Project, path: str | os.PathLike[str], fmt: str, *, o
     with project.write() as s:
         ids = [i for i, _ in matched]
         if replace_imported:
+            originals = _edited_imports(s, ids)
+            for n, (image_id, ann) in enumerate(matched):
+                keep = _not_edited(ann.boxes, originals.get(image_id))
+                report.kept_edited += int((~keep).sum())
+                if not keep.all():
+                    matched[n] = (image_id, ann.select(keep))
             for chunk in chunks(ids):
                 report.replaced += s.execute(
                     delete(Box).where(Box.image_id.in_(chunk), Box.source == "imported",
