@@ -74,7 +74,7 @@ def _load(fmt: str, path: Path, images: Path | None):
         return anns
     if not path.is_file():
         raise UsageError(f"{path}: no such file (a COCO JSON file expected)")
-    return coco.import_coco(path)
+    return coco.import_coco(path, ground_truth_only=True)
 
 
 def _attach_sizes(anns, images: Path) -> None:
@@ -126,6 +126,7 @@ def _write(fmt: str, anns, out: Path) -> None:
 def convert(source_format: str, target_format: str, input_path, output_path, images=None,
             outside: str = "keep") -> tuple[int, int, list[str]]:
     """Convert; returns (images, faces, warnings). Raises ``UsageError`` or ``FormatError``."""
+    from srn.formats.errors import FormatError
     from srn.formats.records import apply_outside_all
 
     src, out = Path(input_path), Path(output_path)
@@ -136,6 +137,8 @@ def convert(source_format: str, target_format: str, input_path, output_path, ima
         raise UsageError(f"{src}: input and output are the same path")
     _check_output(target_format, out)
     anns = _load(source_format, src, images)
+    if not anns:
+        raise FormatError(src, None, "no annotated images in it (an empty file or folder); nothing to convert")
     if images is not None:
         _attach_sizes(anns, images)
     unsized = [a.name for a in anns if a.width is None]

@@ -12,9 +12,15 @@
   DARK FACE label folder (``--pred``: a DARK FACE submission folder) or a WIDER ground-truth
   ``.txt`` file (``--pred``: a WIDER prediction folder; faces flagged ``invalid`` are ignored).
 
+``--pred`` is any folder ``srn detect`` wrote (``--format wider``, ``darkface`` or ``json``): the
+form is recognised from its files, so detect and eval chain in every format. Predicted boxes
+without pixels (w or h <= 0) are scored as the official tools score them (they match no face)
+and counted; ``--refuse-empty-boxes`` makes them an error instead.
+
 ``--strict`` (darkface/wider) counts predictions on face-free images as false positives (the
 official tools skip those images). ``--plot FILE.png`` draws the PR curve(s); ``--json FILE``
-writes the numbers and curves. Exit status: 0, or 2 for unreadable input.
+writes the numbers and curves. Exit status: 0; 1 when no prediction matched any ground-truth
+image; 2 for unreadable input.
 """
 
 from __future__ import annotations
@@ -36,15 +42,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "eval",
         help="evaluate detections (DARK FACE, WIDER FACE, AP@0.5 or COCO AP)",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=__doc__.split("\n\n", 1)[1].replace("``", "") if __doc__ else None,  # no reST in --help
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--gt", required=True, metavar="LABELS", help="ground truth (folder or file, see above)")
-    p.add_argument("--pred", required=True, metavar="PREDS", help="prediction folder")
+    p.add_argument("--pred", required=True, metavar="PREDS",
+                   help="prediction folder, as srn detect writes it in any --format")
     p.add_argument("--protocol", choices=PROTOCOLS, default="darkface", help="metric (default: darkface)")
     p.add_argument("--strict", action="store_true", help="count predictions on face-free images")
     p.add_argument("--exact-boxes", action="store_true", help="darkface: IoU on the true boxes, not the tool's x1+x2")
     p.add_argument("--max-dets", type=int, default=None, help="coco: keep the top N predictions per image")
+    p.add_argument("--refuse-empty-boxes", action="store_true",
+                   help="refuse predicted boxes without pixels instead of scoring them as the official tools do")
     p.add_argument("--plot", metavar="PNG", help="write the PR curve(s) to this PNG")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.set_defaults(func=run)
@@ -57,8 +66,8 @@ def _stem_key(name: str) -> str:
     return path.stem if parent in ("", ".") else f"{parent}/{path.stem}"
 
 
-def _load_wider(gt_dir: Path, pred_dir: Path):
-    from srn.formats.wider import read_mat_ground_truth, read_mat_keep_lists, read_predictions, xyxy_to_xywh
+def _load_wider(gt_dir: Path, pred_dir):
+    from srn.formats.wider import read_mat_ground_truth, read_mat_keep_lists, xyxy_to_xywh
 
     paths = {k: gt_dir / v for k, v in WIDER_MAT_FILES.items()}
     missing = [str(p) for p in paths.values() if not p.is_file()]
@@ -75,25 +84,25 @@ def _load_wider(gt_dir: Path, pred_dir: Path):
         lists = read_mat_keep_lists(paths[setting])
         keeps[setting] = [k for event in lists for k in event]
     preds = {}
-    for key, (xyxy, scores) in read_predictions(pred_dir).items():
+    for key, (xyxy, scores) in pred_dir.predictions.items():
         preds[key] = (xyxy_to_xywh(xyxy), np.asarray(scores, dtype=np.float64))
     return names, boxes, keeps, preds
 
 
-def _load_labelled(gt: Path, pred: Path):
+def _load_labelled(gt: Path, pred):
     """(names, gt xyxy list, keep list, preds list) for ap50/coco."""
     if gt.is_dir():
-        from srn.formats.darkface import read_labels_folder, read_submissions_folder
+        from srn.formats.darkface import read_labels_folder
 
         labels = read_labels_folder(gt)
-        subs = read_submissions_folder(pred)
+        subs = pred.by_stem()
         names = sorted(labels)
         empty = (np.zeros((0, 4)), np.zeros(0))
         return names, [labels[n] for n in names], None, [subs.get(n, empty) for n in names]
-    from srn.formats.wider import read_gt, read_predictions, xywh_to_xyxy
+    from srn.formats.wider import read_gt, xywh_to_xyxy
 
     records = read_gt(gt)
-    preds = read_predictions(pred)
+    preds = pred.predictions
     names, boxes, keeps, plist = [], [], [], []
     empty = (np.zeros((0, 4)), np.zeros(0))
     for rec in records:
@@ -119,28 +128,64 @@ def evaluate(args: argparse.Namespace) -> dict:
     from srn.eval.matching import evaluate_ap50, evaluate_coco
     from srn.eval.official import evaluate_darkface, evaluate_wider
 
-    gt, pred = Path(args.gt), Path(args.pred)
+    from srn.formats.predictions import read_prediction_folder
+
+    gt, pred_dir = Path(args.gt), Path(args.pred)
     if not gt.exists():
         raise ValueError(f"{gt}: no such file or folder")
-    if not pred.is_dir():
-        raise ValueError(f"{pred}: not a folder")
+    if not pred_dir.is_dir():
+        raise ValueError(f"{pred_dir}: not a folder")
+    pred = read_prediction_folder(pred_dir, allow_empty=not args.refuse_empty_boxes)
     if args.protocol == "darkface":
-        from srn.formats.darkface import read_labels_folder, read_submissions_folder
+        from srn.formats.darkface import read_labels_folder
 
         if not gt.is_dir():
             raise ValueError(f"{gt}: the darkface protocol needs a label folder")
-        res = evaluate_darkface(read_labels_folder(gt), read_submissions_folder(pred),
-                                strict=args.strict, box_quirk=not args.exact_boxes)
-        return {"darkface": res}
+        labels = read_labels_folder(gt)
+        if not labels:
+            raise NoGroundTruth(f"{gt}: no label files in it")
+        subs = pred.by_stem()
+        _check_matched(pred, pred_dir, set(labels), set(subs))
+        res = evaluate_darkface(labels, subs, strict=args.strict, box_quirk=not args.exact_boxes)
+        return _noted({"darkface": res}, pred)
     if args.protocol == "wider":
         if not gt.is_dir():
             raise ValueError(f"{gt}: the wider protocol needs the folder holding the .mat files")
         names, boxes, keeps, preds = _load_wider(gt, pred)
-        return evaluate_wider(names, boxes, keeps, preds, strict=args.strict)
+        _check_matched(pred, pred_dir, set(names), set(preds))
+        return _noted(evaluate_wider(names, boxes, keeps, preds, strict=args.strict), pred)
     names, boxes, keeps, plist = _load_labelled(gt, pred)
+    if not names:
+        raise NoGroundTruth(f"{gt}: no annotated images in it")
+    _check_matched(pred, pred_dir, set(names), set(pred.by_stem() if gt.is_dir() else pred.predictions))
     if args.protocol == "ap50":
-        return {"ap50": evaluate_ap50(boxes, plist, keep=keeps, names=names)}
-    return {"coco": evaluate_coco(boxes, plist, keep=keeps, names=names, max_dets=args.max_dets)}
+        return _noted({"ap50": evaluate_ap50(boxes, plist, keep=keeps, names=names)}, pred)
+    return _noted({"coco": evaluate_coco(boxes, plist, keep=keeps, names=names, max_dets=args.max_dets)}, pred)
+
+
+class NoGroundTruth(ValueError):
+    """Empty ground truth: an AP over no faces is no result (exit status 2)."""
+
+
+class NothingMatched(ValueError):
+    """No prediction file belongs to any ground-truth image (exit status 1)."""
+
+
+def _check_matched(pred, pred_dir: Path, gt_names: set[str], pred_names: set[str]) -> None:
+    if gt_names & pred_names:
+        return
+    found = f"{len(pred_names)} {pred.kind} prediction files, e.g. {sorted(pred_names)[0]!r}" if pred_names \
+        else "no prediction files (.txt, or detections.json)"
+    raise NothingMatched(f"{pred_dir}: no predictions for any of the {len(gt_names)} ground-truth images "
+                         f"(e.g. {sorted(gt_names)[0]!r}); found {found}")
+
+
+def _noted(results: dict, pred) -> dict:
+    if pred.empty_boxes:
+        for res in results.values():
+            res.notes.append(f"{pred.empty_boxes} predicted boxes have no pixels (w or h <= 0); scored as the "
+                             "official tools score them: they match no face")
+    return results
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,6 +193,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         results = evaluate(args)
+    except NothingMatched as exc:
+        print(f"srn eval: {exc}", file=sys.stderr)
+        return 1
     except (FormatError, ValueError, OSError) as exc:
         print(f"srn eval: {exc}", file=sys.stderr)
         return 2
@@ -157,16 +205,20 @@ def run(args: argparse.Namespace) -> int:
               f"{res.num_predictions} predictions){'  ' + extra if extra else ''}")
         for note in res.notes:
             print(f"  note: {note}")
-    if args.plot:
-        from srn.eval.plot import write_pr_png
+    try:
+        if args.plot:
+            from srn.eval.plot import write_pr_png
 
-        write_pr_png(args.plot, [r.curve for r in results.values()], title=f"{args.protocol} protocol")
-        print(f"wrote {args.plot}")
-    if args.json:
-        from srn.fileio import atomic_write_text
+            write_pr_png(args.plot, [r.curve for r in results.values()], title=f"{args.protocol} protocol")
+            print(f"wrote {args.plot}")
+        if args.json:
+            from srn.fileio import atomic_write_text
 
-        data = {name: {"ap": r.ap if np.isfinite(r.ap) else None, "metrics": r.metrics, "faces": r.num_faces,
-                       "predictions": r.num_predictions, "images": len(r.images), "notes": r.notes,
-                       "curve": _curve_json(r.curve)} for name, r in results.items()}
-        atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
+            data = {name: {"ap": r.ap if np.isfinite(r.ap) else None, "metrics": r.metrics, "faces": r.num_faces,
+                           "predictions": r.num_predictions, "images": len(r.images), "notes": r.notes,
+                           "curve": _curve_json(r.curve)} for name, r in results.items()}
+            atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
+    except OSError as exc:  # an unwritable place, a full disk: the scores above still stand
+        print(f"srn eval: cannot write {exc.filename or args.json or args.plot}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0

@@ -12,6 +12,12 @@ from pathlib import Path
 
 from srn.formats.errors import FormatError
 
+MAX_COORDINATE = 1e7
+"""The largest coordinate or size a label may hold (images are at most a few 100,000 px): a
+value like ``1e308`` is finite but overflows to infinity as soon as a width is added to it."""
+MAX_ATTRIBUTE = 2**31 - 1
+"""Integer attributes are int32, as in the official WIDER FACE ``.mat`` files."""
+
 
 def parse_numbers(path: Path, lineno: int, text: str, count: int, what: str) -> list[float]:
     """Parse exactly ``count`` finite numbers from one line, or raise a ``FormatError`` saying what was found."""
@@ -24,6 +30,8 @@ def parse_numbers(path: Path, lineno: int, text: str, count: int, what: str) -> 
         raise FormatError(path, lineno, f"expected numbers ({what}), found {text.strip()!r}") from None
     if not all(map(math.isfinite, values)):
         raise FormatError(path, lineno, f"expected finite numbers ({what}), found {text.strip()!r}")
+    if not all(abs(v) <= MAX_COORDINATE for v in values):
+        raise FormatError(path, lineno, f"expected numbers within ±{MAX_COORDINATE:,.0f} ({what}), found {text.strip()!r}")
     return values
 
 

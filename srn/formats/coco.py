@@ -30,7 +30,7 @@ import numpy as np
 
 from srn.fileio import atomic_write_text
 from srn.formats import wider
-from srn.formats._lines import relative_name_problem
+from srn.formats._lines import MAX_ATTRIBUTE, MAX_COORDINATE, relative_name_problem
 from srn.formats.errors import FormatError
 from srn.formats.records import Annotation
 
@@ -101,6 +101,8 @@ def _load(path: Path):
         raise FileNotFoundError(f"{path}: no such file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise FormatError(path, None, "JSON nested too deeply (COCO files are two levels deep)") from None
     except UnicodeDecodeError:
         raise FormatError(path, None, "not a UTF-8 text file (COCO JSON expected)") from None
     except json.JSONDecodeError as exc:
@@ -108,13 +110,29 @@ def _load(path: Path):
 
 
 def _is_int(v) -> bool:
-    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    return ((isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_ATTRIBUTE)
+            or (isinstance(v, float) and v.is_integer() and abs(v) <= MAX_ATTRIBUTE))
+
+
+def _is_coordinate(v) -> bool:
+    """A JSON number usable as a coordinate: finite, not a bool, not a 400-digit integer."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) <= MAX_COORDINATE if isinstance(v, int) else math.isfinite(v) and abs(v) <= MAX_COORDINATE
+
+
+def _flag(path: Path, where: str, obj: dict, key: str) -> bool:
+    """``iscrowd`` / ``ignore``: 0 or 1 (or false/true); ``"no"`` is not a flag."""
+    value = obj.get(key, 0)
+    if isinstance(value, str) or value not in (0, 1):
+        raise FormatError(path, None, f"{where}.{key}: expected 0 or 1, found {json.dumps(value)[:80]}")
+    return bool(value)
 
 
 def _bbox(path: Path, where: str, value) -> list[float]:
-    if (not isinstance(value, list) or len(value) != 4
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
-        raise FormatError(path, None, f"{where}.bbox: expected 4 numbers [x, y, w, h], found {json.dumps(value)[:80]}")
+    if not isinstance(value, list) or len(value) != 4 or not all(_is_coordinate(v) for v in value):
+        raise FormatError(path, None, f"{where}.bbox: expected 4 numbers [x, y, w, h] within ±{MAX_COORDINATE:,.0f}, "
+                                      f"found {json.dumps(value)[:80]}")
     if value[2] < 0 or value[3] < 0:
         raise FormatError(path, None, f"{where}.bbox: expected a non-negative width and height, found {value}")
     return [float(v) for v in value]
@@ -180,12 +198,13 @@ def _ground_truth(path: Path, data: dict, category: str | None) -> tuple[list[An
         if ann.get("category_id", cat_id) != cat_id:
             continue
         box = _bbox(path, where, ann.get("bbox"))
-        ignore = bool(ann.get("iscrowd", 0)) or bool(ann.get("ignore", 0))
+        ignore = _flag(path, where, ann, "iscrowd") or _flag(path, where, ann, "ignore")
         attrs = ann.get("attributes")
         if attrs is not None:
-            if not isinstance(attrs, dict) or not all(_is_int(attrs.get(k, 0)) for k in wider.ATTRIBUTES):
-                raise FormatError(path, None, f"{where}.attributes: expected integer {', '.join(wider.ATTRIBUTES)}, "
-                                              f"found {json.dumps(attrs)[:80]}")
+            if not isinstance(attrs, dict) or not all(_is_int(attrs.get(k, 0)) and attrs.get(k, 0) >= 0
+                                                      for k in wider.ATTRIBUTES):
+                raise FormatError(path, None, f"{where}.attributes: expected non-negative integer "
+                                              f"{', '.join(wider.ATTRIBUTES)}, found {json.dumps(attrs)[:80]}")
             attrs = [int(attrs.get(k, 0)) for k in wider.ATTRIBUTES]
         score = ann.get("score")
         if score is not None and not (isinstance(score, (int, float)) and math.isfinite(score)):
@@ -229,7 +248,7 @@ def _results(path: Path, data: list, gt: tuple[list[Annotation], dict[int, int]]
 
 
 def import_coco(path: str | os.PathLike[str], category: str | None = None,
-                gt: str | os.PathLike[str] | None = None) -> list[Annotation]:
+                gt: str | os.PathLike[str] | None = None, ground_truth_only: bool = False) -> list[Annotation]:
     """Read COCO ground truth or results into Annotations (boxes inclusive ``x1 y1 x2 y2``).
 
     Ground truth: one Annotation per image in file order, with size, ignore flags and attributes
@@ -242,6 +261,9 @@ def import_coco(path: str | os.PathLike[str], category: str | None = None,
     data = _load(path)
     if isinstance(data, dict):
         return _ground_truth(path, data, category)[0]
+    if isinstance(data, list) and ground_truth_only:
+        raise FormatError(path, None, "this is a COCO results list (detections with scores), not ground truth "
+                                      "(an object with images, annotations and categories)")
     if isinstance(data, list):
         ref = None
         if gt is not None:

@@ -101,11 +101,12 @@ def write_submission(path: str | os.PathLike[str], boxes: np.ndarray, scores: np
     return atomic_write_text(path, format_submission(boxes, scores))
 
 
-def read_submission(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+def read_submission(path: str | os.PathLike[str], allow_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Read one submission file -> (boxes (K, 4) ``x1 y1 x2 y2``, scores (K,)), float64.
 
     An empty file is an image without detections. A header line (a count) is an error: DARK FACE
-    submissions have none.
+    submissions have none. An inverted box (``x2 < x1`` or ``y2 < y1``) is an error unless
+    ``allow_empty`` (evaluation scores it as the official tool does).
     """
     path = Path(path)
     lines = read_lines(path, "DARK FACE submission")
@@ -116,7 +117,8 @@ def read_submission(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
                                        "(DARK FACE submissions have no header)")
         rows.append(parse_numbers(path, i, text, 5, "x1 y1 x2 y2 score"))
     data = np.array(rows, dtype=np.float64).reshape(-1, 5)
-    _check_inverted(path, 1, data[:, :4], lines)
+    if not allow_empty:
+        _check_inverted(path, 1, data[:, :4], lines)
     return data[:, :4].copy(), data[:, 4].copy()
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from srn.fileio import atomic_write_bytes, path_inside
-from srn.formats._lines import format_number
+from srn.formats._lines import MAX_COORDINATE, format_number
 from srn.formats.errors import FormatError
 from srn.formats.records import Annotation
 
@@ -86,8 +86,9 @@ def read_voc(path: str | os.PathLike[str], category: str | None = "face") -> Ann
             value = float(text)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise FormatError(path, None, f"{where}: expected a number, found {text!r}") from None
-        if not math.isfinite(value):
-            raise FormatError(path, None, f"{where}: expected a finite number, found {text!r}")
+        if not math.isfinite(value) or abs(value) > MAX_COORDINATE:
+            raise FormatError(path, None, f"{where}: expected a finite number within ±{MAX_COORDINATE:,.0f}, "
+                                          f"found {text!r}")
         return value
 
     if root.tag != "annotation":

@@ -41,7 +41,15 @@ from pathlib import Path
 import numpy as np
 
 from srn.fileio import atomic_write_text, path_inside
-from srn.formats._lines import format_number, parse_count, parse_numbers, read_lines, relative_name_problem
+from srn.formats._lines import (
+    MAX_ATTRIBUTE,
+    MAX_COORDINATE,
+    format_number,
+    parse_count,
+    parse_numbers,
+    read_lines,
+    relative_name_problem,
+)
 from srn.formats.errors import FormatError
 
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
@@ -83,10 +91,14 @@ def _looks_like_numbers(text: str) -> bool:
 def _check_faces(path: Path, first_line: int, name: str, data: np.ndarray) -> None:
     """Vectorised checks of one image's face rows; the first bad row becomes a file:line error."""
     attrs = data[:, 4:]
+    finite = np.isfinite(data).all(axis=1)
     problems = [
-        (~np.isfinite(data).all(axis=1), "expected finite numbers"),
+        (~finite, "expected finite numbers"),
+        (finite & (np.abs(data[:, :4]) > MAX_COORDINATE).any(axis=1),
+         f"expected coordinates and sizes within ±{MAX_COORDINATE:,.0f}"),
         ((data[:, 2] < 0) | (data[:, 3] < 0), "expected a non-negative width and height"),
-        (((attrs != np.floor(attrs)) | (attrs < 0)).any(axis=1), "expected non-negative integer attributes"),
+        (((attrs != np.floor(attrs)) | (attrs < 0) | (attrs > MAX_ATTRIBUTE)).any(axis=1),
+         f"expected non-negative integer attributes (at most {MAX_ATTRIBUTE})"),
     ]
     for bad, what in problems:
         if bad.any():
@@ -168,13 +180,14 @@ def _iter_gt_lines(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Wid
                                                                 f"{' '.join(tokens[10 * k: 10 * k + 10])!r}") from None
             raise
         attrs = data[:, 4:]
-        attr_ints = attrs.astype(np.int64)
+        in_range = np.isfinite(data).all() and np.abs(data).max(initial=0) <= MAX_COORDINATE
+        attr_ints = attrs.astype(np.int64) if in_range else np.zeros(attrs.shape, np.int64)
         if count == 0:
             if data.any():
                 raise FormatError(path, lineno, f"{name} has 0 faces, so an all-zero line was expected, "
                                                 f"found {face_text.strip()!r}")
             data, attr_ints = np.zeros((0, 10)), np.zeros((0, 6), dtype=np.int64)
-        elif not (data[:, 2:].min() >= 0 and (attr_ints == attrs).all() and np.isfinite(data[:, :2]).all()):
+        elif not (in_range and data[:, 2:].min() >= 0 and (attr_ints == attrs).all()):
             _check_faces(path, count_line + 1, name, data)
         previous = (name, count, count_line, count)
         yield WiderRecord(name=name, boxes=data[:, :4], attributes=attr_ints,
@@ -258,11 +271,12 @@ def _name_matches_stem(name: str, stem: str) -> bool:
     return last == stem or any(last.lower() == (stem + s).lower() for s in _IMAGE_SUFFIXES)
 
 
-def read_prediction(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+def read_prediction(path: str | os.PathLike[str], allow_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Read one prediction file -> (boxes (K, 4) inclusive ``x1 y1 x2 y2``, scores (K,)), float64.
 
     The first line must name the image: its file stem (``0_Parade_marchingband_1_465``; the image
-    file name ``..._465.jpg`` is accepted too).
+    file name ``..._465.jpg`` is accepted too). A box of zero or negative width or height is an
+    error unless ``allow_empty`` (evaluation scores it as the official tool does).
     """
     path = Path(path)
     lines = read_lines(path, "WIDER FACE prediction file")
@@ -279,7 +293,7 @@ def read_prediction(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
     rows = [parse_numbers(path, i, text, 5, "x y w h score") for i, text in enumerate(lines[2:], start=3)]
     data = np.array(rows, dtype=np.float64).reshape(-1, 5)
     bad = (data[:, 2] < 0) | (data[:, 3] < 0)
-    if bad.any():
+    if bad.any() and not allow_empty:
         row = int(np.argmax(bad))
         raise FormatError(path, row + 3, f"expected a non-negative width and height (x y w h score), found {lines[row + 2].strip()!r}")
     return xywh_to_xyxy(data[:, :4]), data[:, 4].copy()
