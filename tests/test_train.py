@@ -44,7 +44,8 @@ def tiny(synth: Path, n_images: int = 4, **changes) -> TrainConfig:
 def test_config_defaults_validation_and_set():
     c = TrainConfig()
     assert (c.lr, c.momentum, c.weight_decay, c.epochs, c.batch_size, c.size) == (0.01, 0.9, 1e-4, 130, 32, 1024)
-    assert c.lr_steps == (100, 120) and c.freeze_bn and not c.sync_bn
+    assert c.lr_steps == (100, 120) and c.freeze_bn is None and not c.sync_bn
+    assert c.frozen_bn(from_weights=True) and not c.frozen_bn(from_weights=False)
     c2 = c.with_overrides(["lr=0.001", "backbone=resnet18", "lr_steps=[8,10]", "max_iters=null",
                            "pseudo_labels.images=/x", "pseudo_labels.threshold=0.9"])
     assert c2.lr == 0.001 and c2.backbone == "resnet18" and c2.lr_steps == (8, 10)
@@ -55,7 +56,8 @@ def test_config_defaults_validation_and_set():
         with pytest.raises(ConfigError, match=word):
             c.with_overrides([bad])
     with pytest.raises(ConfigError, match="sync_bn"):
-        TrainConfig(sync_bn=True)
+        TrainConfig(sync_bn=True, freeze_bn=True)
+    assert not TrainConfig(sync_bn=True).frozen_bn(from_weights=True)  # SyncBatchNorm: BN trains
     with pytest.raises(ConfigError, match="enhance"):
         TrainConfig(enhance={"method": "nope"})
 
@@ -214,7 +216,8 @@ def test_ddp_two_processes_match_one(synth, tmp_path):
     samples = [TrainSample(synth / "day" / f"{i}.png", read_label(synth / "label" / f"{i}.txt")) for i in (1, 2)]
     assert len(samples[0].boxes) != len(samples[1].boxes)
     write_manifest(manifest, samples)
-    config = tiny(synth, data=[{"type": "manifest", "path": str(manifest)}], augment=False, max_iters=3)
+    config = tiny(synth, data=[{"type": "manifest", "path": str(manifest)}], augment=False, max_iters=3,
+                  freeze_bn=True)  # batch statistics differ per rank; frozen BN makes DDP exact
     (tmp_path / "c.json").write_text(json.dumps(config.to_dict()))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "srn.commands.train", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "ddp"),

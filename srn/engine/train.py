@@ -331,11 +331,12 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype) -> 
             from srn.engine.pretrained import init_from_imagenet
 
             init_from_imagenet(model, config.backbone_weights)
-        elif config.freeze_bn:
+        elif config.freeze_bn:  # asked for explicitly (the default trains BatchNorm from scratch)
             # Measured (benchmarks/train_synth.py): 300 iterations from scratch with frozen BN
             # left AP@0.5 at 0.01; with BN training, 0.56 on day images.
             log.warning("training from scratch with freeze_bn: BatchNorm keeps its initial statistics "
-                        "(mean 0, var 1) and the backbone barely learns; set freeze_bn=false")
+                        "(mean 0, var 1) and the backbone barely learns; set freeze_bn=false or null")
+    freeze_bn = config.frozen_bn(from_weights=parent is not None or bool(config.backbone_weights))  # resume: as begun
 
     # ---- data
     enhance = enhance_params(config)
@@ -380,7 +381,7 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype) -> 
     model.to(device)
     if config.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    set_train_mode(model, config.freeze_bn)
+    set_train_mode(model, freeze_bn)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     schedule = WarmupStepSchedule.from_epochs(config.lr, config.lr_steps, iters_per_epoch, config.lr_gamma,
@@ -499,7 +500,7 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype) -> 
             if config.val:
                 val_samples, _ = load_samples(config.val)
                 metrics.update(held_out_metrics(model, val_samples, device, enhance, config.enhance_cache))
-                set_train_mode(model, config.freeze_bn)
+                set_train_mode(model, freeze_bn)
             final_meta = metadata(metrics)
             result_path = out_dir / FINAL
             save_checkpoint(result_path, model, final_meta)
