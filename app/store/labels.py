@@ -69,7 +69,7 @@ def read_annotations(path: str | os.PathLike[str], fmt: str) -> list[Annotation]
     if fmt == "darkface":
         return from_darkface(darkface.read_labels_folder(path), folder=path, extension="")
     if fmt == "coco":
-        return coco.import_coco(path)
+        return coco.import_coco(path, ground_truth_only=True)
     raise StoreError(f"label format must be one of {', '.join(LABEL_FORMATS)}, got {fmt!r}")
 
 
@@ -136,6 +136,8 @@ def import_labels(project: Project, path: str | os.PathLike[str], fmt: str, *, o
     if outside not in OUTSIDE_MODES:
         raise StoreError(f"outside must be one of {', '.join(OUTSIDE_MODES)}, got {outside!r}")
     annotations = read_annotations(path, fmt)
+    if not annotations:
+        raise FormatError(Path(path), None, "no annotated images in it (an empty file or folder); nothing imported")
     report = LabelImportReport(source=Path(path))
     with project.read() as s:
         rows = s.execute(select(Image.id, Image.rel_path, Image.width, Image.height)).all()
