@@ -13,8 +13,10 @@ million pixels, ten 1080p frames).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -68,6 +70,21 @@ class ImageReadError(OSError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn the ``OSError`` of opening or reading ``path`` into an ``ImageReadError`` naming it."""
+    try:
+        yield
+    except ImageReadError:  # already names the file (an OSError too)
+        raise
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a folder, not an image") from None
+    except OSError as exc:
+        raise ImageReadError(path, exc.strerror or str(exc)) from None
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -124,25 +141,18 @@ def header_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """``(width, height)`` from the file header without decoding pixels, or ``None`` if the header
     cannot tell (OpenCV then decodes the file). ``ImageReadError`` for a missing file."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(32)
-            size = None
-            if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
-                size = struct.unpack(">II", head[16:24])
-            elif head.startswith(b"\xff\xd8"):
-                size = _jpeg_size(fh)
-            elif head.startswith(b"BM") and len(head) >= 26:
-                width, height = struct.unpack("<ii", head[18:26])
-                size = (width, abs(height))
-            elif head:
-                size = _pillow_size(path)
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(path, "is a folder, not an image") from None
-    except OSError as exc:
-        raise ImageReadError(path, exc.strerror or str(exc)) from None
+    with _reading(path), path.open("rb") as fh:
+        head = fh.read(32)
+        size = None
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            size = struct.unpack(">II", head[16:24])
+        elif head.startswith(b"\xff\xd8"):
+            size = _jpeg_size(fh)
+        elif head.startswith(b"BM") and len(head) >= 26:
+            width, height = struct.unpack("<ii", head[18:26])
+            size = (width, abs(height))
+        elif head:
+            size = _pillow_size(path)
     if size and size[0] > 0 and size[1] > 0:
         return int(size[0]), int(size[1])
     return None
@@ -166,14 +176,8 @@ def read_image(path: str | os.PathLike[str], limit: int | None = None) -> np.nda
     size = header_size(path)
     if size is not None:
         check_pixels(path, *size, limit)
-    try:
+    with _reading(path):
         data = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(path, "is a folder, not an image") from None
-    except OSError as exc:
-        raise ImageReadError(path, exc.strerror or str(exc)) from None
     if data.size == 0:
         raise ImageReadError(path, "empty file")
     try:
