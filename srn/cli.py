@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -320,9 +321,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """The project's own warnings (e.g. NaN weights) as one plain ``warning:`` line on stderr;
+    other libraries' warnings keep Python's format (file and line help there)."""
+    if category.__module__.split(".")[0] == "srn":
+        print(f"warning: {message}", file=file or sys.stderr, flush=True)
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
+
+
+_default_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args))
+    finally:
+        warnings.showwarning = _default_show_warning
 
 
 if __name__ == "__main__":  # pragma: no cover

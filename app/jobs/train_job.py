@@ -159,11 +159,10 @@ def run_folder(project: Project, run_id: int, folder: str | os.PathLike[str] | N
 
 def base_model_config(checkpoint: str | os.PathLike[str]) -> dict:
     """The SRN config (backbone, channels) stored in a checkpoint; the authors' defaults otherwise."""
-    from srn.engine.checkpoint import read_checkpoint_file, split_checkpoint
-    from srn.model.config import SRNConfig
+    from srn.engine.checkpoint import read_checkpoint_file, split_checkpoint, srn_config_of
 
     _, metadata = split_checkpoint(read_checkpoint_file(checkpoint), checkpoint)  # weights_only=True inside
-    return SRNConfig.from_dict(metadata.srn_config).to_dict() if metadata.srn_config else SRNConfig().to_dict()
+    return srn_config_of(metadata, checkpoint).to_dict()
 
 
 def train_config(settings: dict, export, model: dict, device: str, enhance_cache: Path | None) -> dict:

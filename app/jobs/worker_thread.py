@@ -79,7 +79,8 @@ class DetectorWorker(CancellableWorker):
         from srn.engine.detector import Detector
 
         try:
-            detector = Detector.from_checkpoint(checkpoint, device=self._device, inference=self._inference)
+            detector = Detector.from_checkpoint(checkpoint, device=self._device, inference=self._inference,
+                                                nonfinite="error")
         except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
             self.failed.emit(naming(f"Cannot load the model: {exc}", checkpoint))
             return None

@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -46,6 +47,11 @@ class CheckpointError(ValueError):
     def __init__(self, path: str | os.PathLike[str] | None, message: str) -> None:
         self.path = Path(path) if path is not None else None
         super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class NonFiniteWeightsWarning(UserWarning):
+    """A checkpoint holds NaN or infinite weights: whatever it detects is meaningless (a diverged
+    training run saves such files; they load without error and find "0 faces")."""
 
 
 @dataclass
@@ -142,9 +148,31 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], path=N
         raise CheckpointError(path, "does not fit the model: " + "; ".join(problems))
 
 
-def apply_state_dict(model: nn.Module, state: dict, path: str | os.PathLike[str]) -> None:
-    """Load ``state`` (read from ``path``) into ``model`` strictly, after ``check_state_dict``."""
+def non_finite_tensors(state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors in ``state`` holding a NaN or an infinity."""
+    return sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+
+
+def check_finite(state: Mapping[str, torch.Tensor], path=None, *, nonfinite: str = "warn") -> None:
+    """Warn (``NonFiniteWeightsWarning``) or, with ``nonfinite="error"``, raise a
+    ``CheckpointError`` when ``state`` holds NaN or infinite weights."""
+    if nonfinite not in ("warn", "error"):
+        raise ValueError(f"nonfinite must be 'warn' or 'error', got {nonfinite!r}")
+    bad = non_finite_tensors(state)
+    if not bad:
+        return
+    message = (f"{len(bad)} weight tensor(s) hold NaN or infinite values ({_listing(bad)}): the model "
+               "detects nothing meaningful (a diverged training run writes such files)")
+    if nonfinite == "error":
+        raise CheckpointError(path, message)
+    warnings.warn(f"{path}: {message}" if path is not None else message, NonFiniteWeightsWarning, stacklevel=3)
+
+
+def apply_state_dict(model: nn.Module, state: dict, path: str | os.PathLike[str], *, nonfinite: str = "warn") -> None:
+    """Load ``state`` (read from ``path``) into ``model`` strictly, after ``check_state_dict``
+    and ``check_finite``."""
     check_state_dict(model, state, path)
+    check_finite(state, path, nonfinite=nonfinite)
     model.load_state_dict(state, strict=True)
 
 
@@ -153,6 +181,21 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> CheckpointMe
     state, metadata = split_checkpoint(read_checkpoint_file(path), path)
     apply_state_dict(model, state, path)
     return metadata
+
+
+def srn_config_of(metadata: CheckpointMetadata, path=None, default: Mapping[str, Any] | None = None):
+    """The ``SRNConfig`` a checkpoint's metadata records (else ``default``, else the authors');
+    a wrong type or an absurd size there is a ``CheckpointError`` naming the file, raised before
+    any network is built (``channels: 1000000`` would ask for terabytes)."""
+    from srn.model.config import SRNConfig
+
+    recorded = metadata.srn_config or default or {}
+    try:
+        if not isinstance(recorded, Mapping):
+            raise ValueError(f"expected a mapping, found {type(recorded).__name__}")
+        return SRNConfig.from_dict(dict(recorded))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"unusable SRN configuration in the metadata: {exc}") from None
 
 
 def _payload(state_dict: dict[str, torch.Tensor], metadata: CheckpointMetadata) -> dict:

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from srn.engine import postprocess
-from srn.engine.checkpoint import CheckpointMetadata, apply_state_dict, read_checkpoint_file, split_checkpoint
+from srn.engine.checkpoint import (CheckpointMetadata, apply_state_dict, read_checkpoint_file, split_checkpoint,
+                                   srn_config_of)
 from srn.engine.device import describe, pick_device
 from srn.engine.postprocess import Detections
 from srn.model.anchors import all_anchors
@@ -79,12 +80,16 @@ class Detector:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str], device=None, **options) -> Detector:
-        """Load the authors' ``SRN.pth`` or a project checkpoint (its SRN config comes along)."""
+    def from_checkpoint(cls, path: str | os.PathLike[str], device=None, *, nonfinite: str = "warn",
+                        **options) -> Detector:
+        """Load the authors' ``SRN.pth`` or a project checkpoint (its SRN config comes along).
+
+        NaN or infinite weights give a ``NonFiniteWeightsWarning``, or with ``nonfinite="error"``
+        a ``CheckpointError`` (the window has no use for such a model).
+        """
         state, metadata = split_checkpoint(read_checkpoint_file(path), path)  # read once (SRN.pth: ~200 MB)
-        config = SRNConfig.from_dict(metadata.srn_config) if metadata.srn_config else SRNConfig()
-        model = SRN(config)
-        apply_state_dict(model, state, path)
+        model = SRN(srn_config_of(metadata, path))
+        apply_state_dict(model, state, path, nonfinite=nonfinite)
         return cls(model, device=device, metadata=metadata, **options)
 
     def set_channels_last(self, enabled: bool) -> None:

@@ -15,6 +15,26 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 """The backbone's input normalisation (RGB in [0, 1]): training and detection must agree."""
 
 BACKBONES = ("resnet18", "resnet50", "resnet101")
+MAX_CHANNELS = 1024
+"""Widest FPN/head accepted (the authors use 256): a checkpoint's metadata cannot make the
+network ask for terabytes."""
+_MAX_ANCHOR_KINDS = 8
+
+
+def _number(value, what: str, *, integer: bool, low: float, high: float):
+    """``value`` if it is a real (``integer``: whole) number in [low, high]; ``ValueError`` otherwise."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+        raise ValueError(f"{what} must be {'a whole' if integer else 'a'} number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be between {low:g} and {high:g}, got {value!r}")
+    return value
+
+
+def _sequence(values, what: str, *, lengths: range) -> tuple:
+    if not isinstance(values, tuple | list) or len(values) not in lengths:
+        raise ValueError(f"{what} must be a list of {lengths.start}–{lengths.stop - 1} values, got {values!r}")
+    return tuple(values)
 
 
 @dataclass(frozen=True)
@@ -30,10 +50,23 @@ class SRNConfig:
     str_levels: tuple[int, ...] = (3, 4, 5)  # selective two-step regression on P5–P7
 
     def __post_init__(self) -> None:
-        if self.backbone not in BACKBONES:
+        if not isinstance(self.backbone, str) or self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if len(self.strides) != 6:
-            raise ValueError(f"SRN has six levels P2–P7, got strides {self.strides}")
+        _number(self.channels, "channels", integer=True, low=1, high=MAX_CHANNELS)
+        strides = _sequence(self.strides, "strides", lengths=range(6, 7))
+        for stride in strides:
+            _number(stride, "a stride", integer=True, low=1, high=4096)
+        if list(strides) != sorted(set(strides)):
+            raise ValueError(f"strides must increase from P2 to P7, got {list(strides)}")
+        for name, high in (("anchor_scales", 64.0), ("anchor_ratios", 16.0)):
+            for value in _sequence(getattr(self, name), name, lengths=range(1, _MAX_ANCHOR_KINDS + 1)):
+                _number(value, f"each of {name}", integer=False, low=1e-3, high=high)
+        for name in ("stc_levels", "str_levels"):
+            levels = _sequence(getattr(self, name), name, lengths=range(0, 7))
+            for level in levels:
+                _number(level, f"each of {name}", integer=True, low=0, high=5)
+            if len(set(levels)) != len(levels):
+                raise ValueError(f"{name} repeats a level: {list(levels)}")
 
     @property
     def anchors_per_cell(self) -> int:
@@ -44,6 +77,7 @@ class SRNConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> SRNConfig:
+        """``ValueError`` naming the field for an unknown field, a wrong type or an absurd size."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -21,6 +21,7 @@ from srn.engine.checkpoint import (
     check_state_dict,
     read_checkpoint_file,
     split_checkpoint,
+    srn_config_of,
 )
 
 
@@ -55,15 +56,11 @@ def _verified(path: Path, kind: str, source_format: str, architecture: str, stat
 def verify_srn(path: str | os.PathLike[str], srn_config: Mapping[str, Any] | None = None) -> Verified:
     """Check that ``path`` loads into the SRN network: its metadata's config, else ``srn_config``,
     else the authors' (ResNet-50). ``CheckpointError`` naming the file and every mismatch otherwise."""
-    from srn.model.config import SRNConfig
     from srn.model.srn_net import SRN
 
     path = Path(path)
     state, metadata = split_checkpoint(read_checkpoint_file(path), path)
-    try:
-        config = SRNConfig.from_dict(dict(metadata.srn_config or srn_config or {}))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(path, f"unusable SRN configuration: {exc}") from None
+    config = srn_config_of(metadata, path, default=srn_config)
     check_state_dict(_skeleton(lambda: SRN(config)), state, path)
     return _verified(path, "srn", metadata.source_format, f"SRN {config.backbone}", state)
 
