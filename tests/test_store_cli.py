@@ -175,7 +175,7 @@ def test_a_missing_project_or_input_exits_1(data: Path, capsys) -> None:
     assert "no detection runs" in capsys.readouterr().err
     (data / "not-a-db.db").write_text("hello, I am not a database\n" * 100)
     assert main(["stats", str(data / "not-a-db.db")]) == 1
-    assert "error: database:" in capsys.readouterr().err
+    assert f"error: {data / 'not-a-db.db'}: not a project database" in capsys.readouterr().err
 
 
 def test_import_images_reports_progress_and_problems(tmp_path: Path, capsys) -> None:

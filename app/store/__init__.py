@@ -29,8 +29,10 @@ from app.store.detections import (
 from app.store.errors import (
     ConflictError,
     ImportCancelled,
+    NotAProjectError,
     NotFoundError,
     OutsideRootsError,
+    ReadOnlyProjectError,
     SchemaTooNewError,
     StoreError,
 )
@@ -44,7 +46,7 @@ from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 
 __all__ = [
     "QUEUE_ORDERS", "BoxData", "ImageSummary", "ProjectStats", "image_summaries", "project_stats", "add_detections", "start_detection_run", "ConflictError", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
-    "NotFoundError", "OutsideRootsError", "Project", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
+    "NotAProjectError", "NotFoundError", "OutsideRootsError", "Project", "ReadOnlyProjectError", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
     "assign", "box_counts", "boxes_of", "create_box", "delete_box", "get_box", "history", "image_file",
     "import_images", "import_labels", "model_versions", "move_box", "record_detections", "redo_last",
     "register_model", "review_queue", "revert_edit", "set_box_state", "set_review_status", "set_split",

@@ -11,6 +11,7 @@ locked" when a read transaction tries to become a write one.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -52,13 +53,18 @@ def sqlite_path(url: str) -> Path | None:
     return Path(u.database)
 
 
-def _setup_sqlite(engine: Engine) -> None:
+SQLITE_MAGIC = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+def _setup_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN below starts transactions
         cur = dbapi_connection.cursor()
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        if not read_only:  # setting the journal mode writes the file header
+            cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA synchronous = FULL")
         cur.close()
@@ -69,14 +75,32 @@ def _setup_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(location: str | os.PathLike[str], **kwargs) -> Engine:
-    """An engine for a project database (path or URL), with the SQLite setup described above."""
+def writable(path: Path) -> bool:
+    """Whether this process may change the SQLite file ``path``: the file and its folder (where
+    SQLite puts the ``-wal``/``-shm`` files) must both be writable."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def make_engine(location: str | os.PathLike[str], *, read_only: bool = False, **kwargs) -> Engine:
+    """An engine for a project database (path or URL), with the SQLite setup described above.
+
+    ``read_only`` (SQLite files only) opens the file with ``mode=ro``; when its folder cannot
+    hold the ``-shm`` file SQLite needs to read a WAL database, also with ``immutable=1`` (the
+    file is then read as it is, without locks: fine for a file nobody here can write).
+    """
     url = database_url(location)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         kwargs.setdefault("connect_args", {}).setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
+        path = sqlite_path(url)
+        if read_only and path is not None:
+            shm = path.with_name(path.name + "-shm")
+            flags = "mode=ro" + ("" if os.access(path.parent, os.W_OK) or shm.exists() else "&immutable=1")
+            target = f"{path.as_uri()}?{flags}"
+            timeout = kwargs.pop("connect_args")["timeout"]
+            kwargs["creator"] = lambda: sqlite3.connect(target, uri=True, timeout=timeout, check_same_thread=False)
         engine = create_engine(url, **kwargs)
-        _setup_sqlite(engine)
+        _setup_sqlite(engine, read_only=read_only)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

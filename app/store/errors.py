@@ -11,6 +11,14 @@ class SchemaTooNewError(StoreError):
     """The project was written by a newer DarkFace Studio; this one must not touch it."""
 
 
+class ReadOnlyProjectError(StoreError):
+    """A change asked of a project opened read-only (no write permission on the file or its folder)."""
+
+
+class NotAProjectError(StoreError):
+    """The file is not a project database: empty, another kind of file, or damaged."""
+
+
 class ConflictError(StoreError):
     """Someone else changed the row since it was read (optimistic concurrency check failed).
 

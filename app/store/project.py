@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.database import IMMEDIATE, database_url, is_url, make_engine, sqlite_path
-from app.store.errors import NotFoundError, OutsideRootsError, StoreError
+from app.store.database import SQLITE_MAGIC, IMMEDIATE, database_url, is_url, make_engine, sqlite_path, writable
+from app.store.errors import NotAProjectError, NotFoundError, OutsideRootsError, ReadOnlyProjectError, StoreError
 from app.store.models import ImageRoot, ProjectSetting
 from app.store.schema import SchemaReport, current_revision, ensure_current
 
@@ -38,13 +39,35 @@ def default_author() -> str:
         return "unknown"
 
 
+def check_project_file(path: Path) -> None:
+    """Refuse, naming ``path``, a file that cannot be a project: SQLite would take an empty file
+    for a new database (a read-only command would then silently "create" a project)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the project file: {exc.strerror}") from None
+    if not head:
+        raise NotAProjectError(f"{path}: empty file (0 bytes), not a project database; "
+                               "create a project with `darkface-studio project init`")
+    if head != SQLITE_MAGIC:
+        raise NotAProjectError(f"{path}: not a project database (not an SQLite file)")
+
+
+def _database_problem(location, exc: SQLAlchemyError) -> StoreError:
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return NotAProjectError(f"{location}: cannot open the project database: {reason}")
+
+
 class Project:
     """An open project database. Use ``Project.open`` / ``Project.create``; close when done."""
 
-    def __init__(self, engine: Engine, schema_report: SchemaReport, author: str | None = None) -> None:
+    def __init__(self, engine: Engine, schema_report: SchemaReport, author: str | None = None,
+                 read_only: bool = False) -> None:
         self.engine = engine
         self.schema_report = schema_report
         self.author = author or default_author()
+        self.read_only = read_only
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False)
 
@@ -52,23 +75,35 @@ class Project:
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], *, author: str | None = None, create: bool = False,
-             backup: bool = True) -> Project:
+             backup: bool = True, read_only: bool | None = None) -> Project:
         """Open the project at ``location`` (a SQLite file path or a database URL).
 
-        A missing SQLite file is an error unless ``create``; an older schema is backed up and
-        upgraded; a newer one raises ``SchemaTooNewError``.
+        A missing SQLite file is an error unless ``create``; so is an empty, foreign or damaged
+        one (``NotAProjectError``). An older schema is backed up and upgraded; a newer one
+        raises ``SchemaTooNewError``. ``read_only=None`` opens a SQLite file read-only when this
+        process cannot write it or its folder (then ``write()`` raises ``ReadOnlyProjectError``
+        and an old schema is an error, not an upgrade); ``True`` forces it.
         """
-        if not is_url(location) and not create and not Path(location).expanduser().is_file():
-            raise NotFoundError(f"{location}: no such project file (create one with `darkface-studio project init`)")
-        if not is_url(location):
-            Path(location).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(location)
+        path = None if is_url(location) else Path(location).expanduser().resolve()
+        if path is not None and not create:
+            if not path.is_file():
+                raise NotFoundError(f"{location}: no such project file (create one with `darkface-studio project init`)")
+            check_project_file(path)
+            if read_only is None:
+                read_only = not writable(path)
+        if path is not None and create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        read_only = bool(read_only) and path is not None and not create
+        engine = make_engine(location, read_only=read_only)
         try:
-            report = ensure_current(engine, backup=backup)
+            report = ensure_current(engine, backup=backup, upgrade_ok=not read_only)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise _database_problem(location, exc) from None
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, report, author)
+        return cls(engine, report, author, read_only=read_only)
 
     @classmethod
     def create(cls, location: str | os.PathLike[str], roots=(), *, author: str | None = None) -> Project:
@@ -125,8 +160,12 @@ class Project:
         """A session whose block is one transaction: committed at the end, rolled back on error.
 
         On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``), so
-        concurrent writers queue on the busy timeout instead of failing.
+        concurrent writers queue on the busy timeout instead of failing. A read-only project
+        raises ``ReadOnlyProjectError`` naming the file.
         """
+        if self.read_only:
+            raise ReadOnlyProjectError(f"{self.path}: opened read-only (this user cannot write the file or its "
+                                       "folder); nothing was changed")
         with self._writer() as session, session.begin():
             yield session
 

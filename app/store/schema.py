@@ -106,7 +106,8 @@ def ensure_current(engine: Engine, *, upgrade_ok: bool = True, backup: bool = Tr
             "DarkFace Studio project (or was damaged). Nothing was changed."
         )
     if not upgrade_ok:
-        raise SchemaTooNewError(f"{where}: the project needs upgrading from {current!r} to {head!r}")
+        raise SchemaTooNewError(f"{where}: the project needs upgrading from {current!r} to {head!r}, which a "
+                                "read-only project cannot do; open it where it can be written")
     copy = None
     path = sqlite_path(str(engine.url))
     if backup and current is not None and path is not None:

@@ -230,6 +230,12 @@ class ReviewWindow(QMainWindow):
         except (StoreError, OSError) as exc:
             self._log(f"Could not open {location}: {exc}")
             return False
+        if project.read_only:  # the window saves every edit as it is made
+            project.close()
+            self._log(f"Could not open {location} for review: this user cannot write the file or its folder, "
+                      "and the window saves every edit as it is made. Copy it somewhere writable, or read it "
+                      "with `darkface-studio project stats` / `project export`.")
+            return False
         return self.set_project(project)
 
     def open_folder(self, folder: str | os.PathLike[str]) -> bool:
