@@ -186,3 +186,61 @@ def test_eval_json_into_an_unwritable_place_is_a_message(labelled, capsys):
     assert _cli(evaluate, "--gt", root / "label", "--pred", preds, "--json", blocker / "out.json") == 2
     captured = capsys.readouterr()
     assert "darkface: AP" in captured.out and "srn eval: cannot write" in captured.err
+
+
+def _crowd(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` small faces in a 1080×720 image and, for each, a predicted box shifted a little."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 1050, (n, 2)) * [1, 690 / 1050]
+    size = rng.uniform(8, 30, (n, 1))
+    gt = np.hstack([xy, xy + size]).round(1)
+    pred = gt + rng.normal(0, 2, gt.shape)
+    pred[:, 2:] = np.maximum(pred[:, 2:], pred[:, :2] + 1)
+    return gt, pred
+
+
+def test_blocked_matching_gives_the_same_numbers_as_the_full_matrix(monkeypatch):
+    from srn.eval import matching, official
+
+    images = [_crowd(n, seed) for seed, n in enumerate((40, 1, 0, 25))]
+    gt = [g for g, _ in images]
+    preds = [(p, np.random.default_rng(9).uniform(0, 1, len(p))) for _, p in images]
+
+    def everything():
+        ap50 = matching.evaluate_ap50(gt, preds)
+        cocos = matching.evaluate_coco(gt, preds)
+        offi = [official.image_evaluation(g, p[np.argsort(-s)]) for g, (p, s) in zip(gt, preds)]
+        return ap50, cocos, offi
+
+    full = everything()
+    monkeypatch.setattr(matching, "DENSE_CELLS", 7)  # a handful of cells: every image goes in blocks
+    monkeypatch.setattr(official, "DENSE_CELLS", 7)
+    blocked = everything()
+    assert blocked[0].ap == full[0].ap and blocked[1].ap == full[1].ap
+    for a, b in zip(full[0].images + full[1].images, blocked[0].images + blocked[1].images):
+        assert np.array_equal(a.pred_status, b.pred_status) and np.array_equal(a.pred_gt, b.pred_gt)
+        assert np.array_equal(a.pred_iou, b.pred_iou)
+    for a, b in zip(full[2], blocked[2]):
+        assert np.array_equal(a.status, b.status) and np.array_equal(a.best_iou, b.best_iou)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", ["darkface", "ap50"])
+def test_eval_of_12k_by_12k_boxes_in_one_image_fits_in_little_memory(tmp_path, protocol):
+    """The full IoU matrix would be 1.2 GB, its temporaries several times that (30k × 30k: 7.2 GB)."""
+    import resource
+
+    gt, pred = _crowd(12_000, 1)
+    darkface.write_label(tmp_path / "label" / "1.txt", gt)
+    darkface.write_submission(tmp_path / "pred" / "1.txt", pred, np.linspace(1, 0.01, len(pred)))
+    limit = 1536 << 20
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "srn", "eval", "--gt", str(tmp_path / "label"), "--pred",
+                           str(tmp_path / "pred"), "--protocol", protocol], capture_output=True, text=True,
+                          preexec_fn=cap, timeout=600)
+    assert done.returncode == 0, done.stderr
+    ap = float(done.stdout.split("AP ")[1].split()[0])
+    assert ap > 0.5, done.stdout

@@ -25,7 +25,7 @@ most once: a second prediction on it is a false positive or moves to another qua
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -54,6 +54,40 @@ def iou_matrix(a: np.ndarray, b: np.ndarray, inclusive: bool = True) -> np.ndarr
         return np.where(union > 0, inter / union, 0.0)
 
 
+DENSE_CELLS = 1 << 22
+"""The largest prediction × face IoU matrix held at once (4M cells, 32 MB of float64). Larger
+pairs (a hostile or broken file: 30k × 30k boxes in one image would need a 7 GB matrix) are
+matched in blocks of prediction rows, with the same results."""
+
+
+def iou_blocks(a: np.ndarray, b: np.ndarray, inclusive: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, iou_matrix(a[start:start + n], b))`` for consecutive row blocks of at most
+    ``DENSE_CELLS`` cells (at least one row each)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    step = max(1, DENSE_CELLS // max(1, len(np.asarray(b).reshape(-1, 4))))
+    for start in range(0, len(a), step):
+        yield start, iou_matrix(a[start:start + step], b, inclusive)
+
+
+def _dense_or_none(pred: np.ndarray, gt: np.ndarray) -> np.ndarray | None:
+    """The full IoU matrix when it is small enough to hold (``DENSE_CELLS``), else ``None``."""
+    k, g = len(np.asarray(pred).reshape(-1, 4)), len(np.asarray(gt).reshape(-1, 4))
+    return iou_matrix(pred, gt) if k * g <= DENSE_CELLS else None
+
+
+def max_iou(pred: np.ndarray, gt: np.ndarray, ious: np.ndarray | None = None) -> np.ndarray:
+    """Each prediction's largest IoU with any face (0 without faces), from ``ious`` or in blocks."""
+    k, g = len(np.asarray(pred).reshape(-1, 4)), len(np.asarray(gt).reshape(-1, 4))
+    if not k or not g:
+        return np.zeros(k)
+    if ious is not None:
+        return ious.max(axis=1)
+    out = np.empty(k)
+    for start, block in iou_blocks(pred, gt):
+        out[start:start + len(block)] = block.max(axis=1)
+    return out
+
+
 def match_image(
     gt: np.ndarray, pred: np.ndarray, scores: np.ndarray, iou_threshold: float,
     keep: np.ndarray | None = None, ious: np.ndarray | None = None,
@@ -73,12 +107,15 @@ def match_image(
     if not k or not g:
         return pred_gt, status, gt_pred
     if ious is None:
-        ious = iou_matrix(pred, gt)
+        ious = _dense_or_none(pred, gt)
     thr = min(iou_threshold, 1 - 1e-10)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="mergesort")
+    if ious is not None:
+        rows: Iterator[np.ndarray] = (ious[d] for d in order)
+    else:  # in score order, a block of rows at a time
+        rows = (row for _, block in iou_blocks(pred[order], gt) for row in block)
     free = keep.copy()  # kept faces not yet matched
-    for d in order:
-        row = ious[d]
+    for d, row in zip(order, rows):
         cand = free & (row >= thr)
         if not cand.any():
             cand = ~keep & (row >= thr)
@@ -108,11 +145,11 @@ def _prepare(gt, preds, keep, names):
     return names, keeps
 
 
-def _image_results(names, preds, keeps, matches, ious_list) -> list[ImageResult]:
+def _image_results(names, preds, keeps, matches, pred_ious) -> list[ImageResult]:
     out = []
-    for name, (boxes, scores), keep, (pred_gt, status, gt_pred), ious in zip(names, preds, keeps, matches, ious_list):
+    for name, (boxes, scores), keep, (pred_gt, status, gt_pred), pred_iou in zip(
+            names, preds, keeps, matches, pred_ious):
         scores = np.asarray(scores, dtype=np.float64).ravel()
-        pred_iou = ious.max(axis=1) if ious.size else np.zeros(len(scores))
         hit = np.full(len(keep), np.nan)
         ok = gt_pred >= 0
         hit[ok] = scores[gt_pred[ok]]
@@ -132,7 +169,7 @@ def evaluate_ap50(
     names, keeps = _prepare(gt, preds, keep, names)
     matches, ious_list, all_scores, all_status = [], [], [], []
     for g, (b, s), kp in zip(gt, preds, keeps):
-        ious = iou_matrix(b, g)
+        ious = _dense_or_none(b, g)
         ious_list.append(ious)
         m = match_image(g, b, s, iou_threshold, kp, ious)
         matches.append(m)
@@ -152,7 +189,8 @@ def evaluate_ap50(
         recall = tp / num_faces if num_faces else np.full(len(tp), np.nan)
     ap = voc_ap(recall, precision) if num_faces else float("nan")
     curve = PRCurve(precision, recall, scores, ap, f"AP@{iou_threshold:g}")
-    images = _image_results(names, preds, keeps, matches, ious_list)
+    pred_ious = [max_iou(b, g, io) for g, (b, _), io in zip(gt, preds, ious_list)]
+    images = _image_results(names, preds, keeps, matches, pred_ious)
     return EvalResult("ap50", ap, curve, images, num_faces, int(len(order)), metrics={"AP50": ap})
 
 
@@ -177,7 +215,7 @@ def evaluate_coco(
             idx = np.sort(np.argsort(-s, kind="mergesort")[:max_dets])
         kept_idx.append(idx)
         capped.append((b[idx], s[idx]))
-    ious_list = [iou_matrix(b, g) for g, (b, _) in zip(gt, capped)]
+    ious_list = [_dense_or_none(b, g) for g, (b, _) in zip(gt, capped)]
     curves: dict[str, PRCurve] = {}
     aps = []
     matches_at_50 = None
@@ -217,12 +255,13 @@ def evaluate_coco(
     curve = next(iter(curves.values())) if curves else PRCurve([], [], [], ap)
     curve = PRCurve(curve.precision, curve.recall, curve.thresholds, ap, "AP@[.5:.95] (PR at IoU .5)")
     full_matches, full_ious = [], []
-    for (b, s), idx, (pred_gt, status, gt_pred), io in zip(preds, kept_idx, matches_at_50 or [], ious_list):
+    for g, (b, s), (cb, _), idx, (pred_gt, status, gt_pred), io in zip(
+            gt, preds, capped, kept_idx, matches_at_50 or [], ious_list):
         n = len(np.asarray(s).ravel())
         fg = np.full(n, -1, dtype=np.int64)
         fs = np.full(n, IGNORED, dtype=np.int8)  # beyond max_dets: not evaluated
-        fi = np.zeros((n, io.shape[1]))
-        fg[idx], fs[idx], fi[idx] = pred_gt, status, io
+        fi = np.zeros(n)
+        fg[idx], fs[idx], fi[idx] = pred_gt, status, max_iou(cb, g, io)
         gp = np.where(gt_pred >= 0, idx[np.clip(gt_pred, 0, None)] if len(idx) else -1, -1)
         full_matches.append((fg, fs, gp))
         full_ious.append(fi)

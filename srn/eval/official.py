@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from srn.eval.curves import DUP, FP, IGNORED, TP, EvalResult, ImageResult, PRCurve, voc_ap
+from srn.eval.matching import DENSE_CELLS
 
 THRESH_NUM = 1000
 IOU_THRESHOLD = 0.5
@@ -167,10 +168,14 @@ def image_evaluation(
     best_iou = np.zeros(k)
     status = np.full(k, FP, dtype=np.int8)
     if len(gt) and k:
-        o = boxoverlap(pred, gt)
-        o_nan = np.where(np.isnan(o), -np.inf, o)  # MATLAB max ignores NaN
-        idx = np.argmax(o_nan, axis=1)  # first index of the maximum, like MATLAB
-        iou = o_nan[np.arange(k), idx]
+        idx, iou = np.empty(k, dtype=np.int64), np.empty(k)
+        step = max(1, DENSE_CELLS // len(gt))  # rows at a time: 30k × 30k boxes must not need 7 GB
+        for start in range(0, k, step):
+            o = boxoverlap(pred[start:start + step], gt)
+            o_nan = np.where(np.isnan(o), -np.inf, o)  # MATLAB max ignores NaN
+            block = np.argmax(o_nan, axis=1)  # first index of the maximum, like MATLAB
+            idx[start:start + step] = block
+            iou[start:start + step] = o_nan[np.arange(len(block)), block]
         best_iou = np.where(np.isfinite(iou), iou, 0.0)
         hit = iou >= iou_threshold
         best_gt[hit] = idx[hit]
