@@ -60,7 +60,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         _progress(done, total, "images", args.quiet)
 
-    write_dataset(out, n=args.n, seed=args.seed, config=config, progress=progress)
+    from srn.fileio import staged_folder
+
+    try:
+        with staged_folder(out) as stage:  # all or nothing: a full disk midway leaves OUT as it was
+            write_dataset(stage, n=args.n, seed=args.seed, config=config, progress=progress)
+    except OSError as exc:
+        print(f"srn synth: cannot write {exc.filename or out}: {exc.strerror or exc}; {out} is as it was",
+              file=sys.stderr)
+        return 1
     manifest = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
     faces = sum(img["faces"] for img in manifest["images"])
     means = sorted(img["mean_brightness"] for img in manifest["images"])
@@ -126,6 +134,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     )
     for _, message in result.failed:
         print(f"srn enhance: skipped {message}", file=sys.stderr)
+    if result.stopped is not None:
+        print(f"srn enhance: cannot write {result.stopped.filename}: {result.stopped.strerror}; stopped after "
+              f"writing {len(result.written)} of {len(pairs)} images into {args.output}", file=sys.stderr)
+        return 1
     print(f"enhanced {len(result.written)} of {len(pairs)} images with {params.method} into {args.output}"
           + (f"; {len(result.failed)} failed" if result.failed else ""))
     return 1 if result.failed else 0

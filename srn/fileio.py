@@ -16,7 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +86,51 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+@contextmanager
+def staged_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """A folder of outputs written all or nothing: the block writes into a hidden staging folder
+    beside ``folder`` (same file system), and its files are moved into ``folder`` only when the
+    block succeeds. A full disk or any error midway leaves ``folder`` as it was (an ``OSError``
+    then names the file as it would have been in ``folder``). Moving in checks every path
+    (``path_inside``: no symbolic link in ``folder`` can take a file elsewhere); a replaced file
+    keeps its mode.
+    """
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        try:
+            yield stage
+        except OSError as exc:
+            if exc.filename and Path(exc.filename).is_relative_to(stage):
+                raise OSError(exc.errno, exc.strerror, str(target / Path(exc.filename).relative_to(stage))) from exc
+            raise
+        files = sorted(p for p in stage.rglob("*") if p.is_file() or p.is_symlink())
+        moves = [(src, path_inside(target, src.relative_to(stage), "output")) for src in files]
+        for src, dst in moves:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.is_file():
+                os.chmod(src, dst.stat().st_mode & 0o7777)
+            os.replace(src, dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files ``atomic_write_bytes(path)`` leaves when its process is killed
+    mid-write (``.<name>.*.tmp`` beside ``path``); returns what was removed. Call it only where
+    no other process can be writing ``path`` at the same time (e.g. a training run's folder)."""
+    target = Path(path)
+    removed = []
+    for stale in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        try:
+            stale.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(stale)
+    return removed
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

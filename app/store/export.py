@@ -12,7 +12,8 @@ of one detection run (default: the latest), ``proposed`` or ``accepted``, with t
 image the run covered gets a file, an empty one where it found nothing.
 
 Everything is read and checked before the first file is written. A folder export refuses a
-folder that holds other ``.txt`` files, so stale files of an earlier export never mix in.
+folder that holds other ``.txt`` files, so stale files of an earlier export never mix in, and
+is written all or nothing (``srn.fileio.staged_folder``): a full disk leaves it as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from app.store.errors import NotFoundError, StoreError
 from app.store.models import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, Image
 from app.store.project import Project
 from srn.formats.records import Annotation, sort_annotations
+from srn.fileio import staged_folder
 
 EXPORT_FORMATS = ("wider", "wider-predictions", "darkface", "coco")
 _INVALID = WIDER_ATTRIBUTES.index("invalid")
@@ -171,7 +173,8 @@ def export_darkface(project: Project, out_folder: str | os.PathLike[str], *,
                                    "faces (DARK FACE has no ignore flag)")
         labels[ann.stem] = ann.boxes[~empty]
         report.boxes += int((~empty).sum())
-    darkface.write_labels_folder(out, labels)
+    with staged_folder(out) as stage:  # all or nothing: a full disk midway leaves the folder as it was
+        darkface.write_labels_folder(stage, labels)
     return report
 
 
@@ -236,8 +239,9 @@ def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str
             raise StoreError(f"images {files[rel]} and {ann.name} would both be written to {rel}")
         files[rel] = ann.name
     _check_folder(out, set(files))
-    for ann in anns:
-        wider.write_prediction(out, ann.name, ann.boxes, ann.scores)
+    with staged_folder(out) as stage:
+        for ann in anns:
+            wider.write_prediction(stage, ann.name, ann.boxes, ann.scores)
     return ExportReport(out, "wider-predictions", len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
 
 

@@ -104,23 +104,26 @@ def _check_output(fmt: str, out: Path) -> None:
 
 
 def _write(fmt: str, anns, out: Path) -> None:
+    """Write ``anns`` as ``fmt``; a folder format all or nothing (``staged_folder``)."""
+    from srn.fileio import staged_folder
     from srn.formats import coco, darkface, voc, wider, yolo
     from srn.formats.records import to_darkface, to_wider
 
     if fmt == "wider":
         wider.write_gt(out, [to_wider(a) for a in anns])
+    elif fmt == "coco":
+        coco.export_coco(anns, out)
     elif fmt == "darkface":
         try:
             labels = to_darkface(anns)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        darkface.write_labels_folder(out, labels)
-    elif fmt == "coco":
-        coco.export_coco(anns, out)
-    elif fmt == "voc":
-        voc.export_voc(anns, out)
+        with staged_folder(out) as stage:
+            darkface.write_labels_folder(stage, labels)
     else:
-        yolo.export_yolo(anns, out)
+        export = voc.export_voc if fmt == "voc" else yolo.export_yolo
+        with staged_folder(out) as stage:
+            export(anns, stage)
 
 
 def convert(source_format: str, target_format: str, input_path, output_path, images=None,
@@ -173,6 +176,12 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, FileNotFoundError, ValueError) as exc:
         print(f"srn convert: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk or an unwritable folder while writing
+        folder = " (a folder output is written all or nothing: it is as it was)" if args.target_format in (
+            "darkface", "voc", "yolo") else ""
+        print(f"srn convert: cannot write {exc.filename or args.output}: {exc.strerror or exc}{folder}",
+              file=sys.stderr)
+        return 1
     if not args.quiet:
         for message in warnings[:_MAX_WARNINGS]:
             print(f"srn convert: warning: {message}", file=sys.stderr)

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from srn.engine.checkpoint import CheckpointError
     from srn.engine.device import DeviceError
     from srn.engine.shipped_models import resolve_weights
-    from srn.engine.train import TrainingError, resume_config, run_training
+    from srn.engine.train import LAST, TrainingError, resume_config, run_training
     from srn.engine.train_config import ConfigError, load_config
     from srn.formats.errors import FormatError
 
@@ -109,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except (CheckpointError, DatasetError, ManifestError, FormatError, TrainingError, FileNotFoundError) as exc:
         print(f"srn train: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk or an unwritable --out, met while saving
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"srn train: cannot write {where}{exc.strerror or exc}", file=sys.stderr)
+        last = Path(args.out) / LAST
+        if last.is_file():
+            print(f"srn train: {last} is the last complete checkpoint; make room, then continue with "
+                  f"--resume {last}", file=sys.stderr)
         return 1
     return 0
 

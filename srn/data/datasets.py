@@ -34,7 +34,8 @@ from torch.utils.data import Dataset
 from srn.data import augment
 from srn.data.samples import TrainSample
 from srn.formats import darkface, wider
-from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, as_rgb8, read_image, write_image
+from srn.imageio import (IMAGE_EXTENSIONS, ImageReadError, as_rgb8, check_pixels, header_size, read_image,
+                         write_image)
 
 _INVALID = wider.ATTRIBUTES.index("invalid")
 
@@ -140,6 +141,28 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
 def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image as RGB uint8; ``ImageReadError`` (naming the file) when it cannot be read."""
     return to_rgb8(read_image(path))
+
+
+def check_images_readable(samples: Sequence[TrainSample], max_listed: int = 20) -> None:
+    """``DatasetError`` listing every sample image that cannot be read: missing, over the pixel
+    limit, or with a header no reader knows (those few are decoded to be sure). Headers only
+    otherwise, so a large set is checked in seconds; a file damaged past its header is met,
+    skipped and warned about during training."""
+    problems = []
+    for path in dict.fromkeys(Path(s.image_path) for s in samples):
+        try:
+            size = header_size(path)
+            if size is None:
+                read_image(path)
+            else:
+                check_pixels(path, *size)
+        except ImageReadError as exc:
+            problems.append(str(exc))
+    if problems:
+        listed = "; ".join(problems[:max_listed]) + (f"; … ({len(problems) - max_listed} more)"
+                                                     if len(problems) > max_listed else "")
+        raise DatasetError(f"{len(problems)} training image(s) cannot be read (fix or remove them; nothing was "
+                           f"trained): {listed}")
 
 
 def params_hash(params) -> str:

@@ -48,12 +48,14 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
+from srn.data.datasets import check_images_readable
 from srn.data.samples import TrainSample
 from srn.engine import distributed
 from srn.engine.checkpoint import (STATE_KEY, CheckpointError, CheckpointMetadata, apply_state_dict, load_weights,
                                    read_checkpoint_file, save_checkpoint, sha256_file, split_checkpoint)
 from srn.engine.schedule import WarmupStepSchedule
 from srn.engine.train_config import ConfigError, TrainConfig
+from srn.fileio import remove_stale_temps
 from srn.model.config import SRNConfig
 
 log = logging.getLogger("srn.train")
@@ -120,8 +122,22 @@ class EpochSeededDataset(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int):
-        self.dataset.reseed(sample_seed(self.seed, self.epoch, index))
-        return self.dataset[index]
+        """Item ``index``; an image that cannot be read (damaged after the run's start check) is
+        replaced by the next readable one, and the target's ``unreadable`` lists what was skipped
+        (the loop warns once per file), so one bad file does not end a long run."""
+        from srn.imageio import ImageReadError
+
+        skipped: list[str] = []
+        for step in range(len(self.dataset)):
+            i = (index + step) % len(self.dataset)
+            self.dataset.reseed(sample_seed(self.seed, self.epoch, i))
+            try:
+                image, target = self.dataset[i]
+            except ImageReadError as exc:
+                skipped.append(str(exc))
+                continue
+            return image, ({**target, "unreadable": skipped} if skipped else target)
+        raise TrainingError(f"no training image can be read (first: {skipped[0]})")
 
 
 class ResumableSampler(DistributedSampler):
@@ -315,6 +331,10 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype) -> 
     np.random.seed(config.seed % 2**32)
     random.seed(config.seed)
     model = build_model(config)
+    if info.is_main:  # a run killed while saving leaves a partial checkpoint beside the real one
+        for name in (LAST, FINAL):
+            for stale in remove_stale_temps(out_dir / name):
+                log.info("removed %s, a partial checkpoint left by a stopped run", stale)
     resume_state = None
     if resume is not None:
         weights, resume_state, prev_meta = read_training_state(resume)
@@ -363,6 +383,8 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype) -> 
         pseudo = []
     if not samples:
         raise TrainingError("no training images: give data specs in the config ('data': [...])")
+    if info.is_main:
+        check_images_readable(samples)  # every bad file named now, not one at a time hours in
     transform = TrainTransform(config.size, config.seed, photometric=config.augment, expand=config.augment,
                                crop=config.augment, flip=config.augment)
     dataset = EpochSeededDataset(FaceDataset(samples, transform, enhance=enhance, cache_dir=config.enhance_cache),
@@ -437,12 +459,17 @@ def _run(config, out_dir, init, resume, emit, stop, info, device, amp_dtype) -> 
     t_window = time.perf_counter()
     t_start, it_start = t_window, iteration
     stopped = False
+    warned: set[str] = set()
     while iteration < total and not stopped:
         epoch, position = divmod(iteration, iters_per_epoch)
         sampler.set_epoch(epoch)
         sampler.set_start(position * per_rank)
         dataset.epoch = epoch
         for images, targets in loader:
+            for message in (m for t in targets for m in t.get("unreadable", ())):
+                if message not in warned:
+                    warned.add(message)
+                    log.warning("skipped an image that cannot be read: %s", message)
             lr = schedule.apply(optimizer, iteration)
             images = images.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):

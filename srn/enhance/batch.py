@@ -2,6 +2,8 @@
 
 Shared by ``srn enhance`` and anything else that exports enhanced images. A file that cannot be
 read is reported and skipped; the others are still processed; outputs are written atomically.
+An output that cannot be written (a full disk, a read-only folder) stops the batch: the next
+would fail the same way, and the caller says what was written before it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from srn.imageio import ImageReadError, find_images, read_image, write_image
 class BatchResult:
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (input, message naming it)
+    stopped: OSError | None = None  # the write error that ended the batch (its filename: the output)
 
 
 def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: Path, ext: str | None) -> list[tuple[Path, Path]]:
@@ -48,18 +51,24 @@ def enhance_files(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Callable[[int, int, Path], None] | None = None,
 ) -> BatchResult:
-    """Enhance each input into its output; failures are collected, never raised."""
+    """Enhance each input into its output; input failures are collected, never raised; a write
+    failure ends the batch (``result.stopped``)."""
     result = BatchResult()
     for index, (src, dst) in enumerate(pairs, start=1):
         try:
             image = read_image(src)
             out = enhance(image, params, device=device, max_pixels=max_pixels)
-            write_image(dst, out)
-            result.written.append(dst)
         except ImageReadError as exc:
             result.failed.append((src, str(exc)))
         except (ImageInputError, ValueError, OSError) as exc:
             result.failed.append((src, f"{src}: {exc}"))
+        else:
+            try:
+                write_image(dst, out)
+            except OSError as exc:
+                result.stopped = exc if exc.filename else OSError(exc.errno, exc.strerror, str(dst))
+                return result
+            result.written.append(dst)
         if progress is not None:
             progress(index, len(pairs), src)
     return result
