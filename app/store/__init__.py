@@ -32,6 +32,7 @@ from app.store.errors import (
     NotAProjectError,
     NotFoundError,
     OutsideRootsError,
+    ProjectBusyError,
     ReadOnlyProjectError,
     SchemaTooNewError,
     StoreError,
@@ -46,7 +47,7 @@ from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 
 __all__ = [
     "QUEUE_ORDERS", "BoxData", "ImageSummary", "ProjectStats", "image_summaries", "project_stats", "add_detections", "start_detection_run", "ConflictError", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
-    "NotAProjectError", "NotFoundError", "OutsideRootsError", "Project", "ReadOnlyProjectError", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
+    "NotAProjectError", "NotFoundError", "OutsideRootsError", "Project", "ProjectBusyError", "ReadOnlyProjectError", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
     "assign", "box_counts", "boxes_of", "create_box", "delete_box", "get_box", "history", "image_file",
     "import_images", "import_labels", "model_versions", "move_box", "record_detections", "redo_last",
     "register_model", "review_queue", "revert_edit", "set_box_state", "set_review_status", "set_split",

@@ -57,12 +57,12 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
 
-def _setup_sqlite(engine: Engine, *, read_only: bool = False) -> None:
+def _setup_sqlite(engine: Engine, *, read_only: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN below starts transactions
         cur = dbapi_connection.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if not read_only:  # setting the journal mode writes the file header
             cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA foreign_keys = ON")
@@ -81,7 +81,8 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
-def make_engine(location: str | os.PathLike[str], *, read_only: bool = False, **kwargs) -> Engine:
+def make_engine(location: str | os.PathLike[str], *, read_only: bool = False,
+                busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs) -> Engine:
     """An engine for a project database (path or URL), with the SQLite setup described above.
 
     ``read_only`` (SQLite files only) opens the file with ``mode=ro``; when its folder cannot
@@ -91,7 +92,7 @@ def make_engine(location: str | os.PathLike[str], *, read_only: bool = False, **
     url = database_url(location)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        kwargs.setdefault("connect_args", {}).setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", busy_timeout_ms / 1000)
         path = sqlite_path(url)
         if read_only and path is not None:
             shm = path.with_name(path.name + "-shm")
@@ -100,7 +101,7 @@ def make_engine(location: str | os.PathLike[str], *, read_only: bool = False, **
             timeout = kwargs.pop("connect_args")["timeout"]
             kwargs["creator"] = lambda: sqlite3.connect(target, uri=True, timeout=timeout, check_same_thread=False)
         engine = create_engine(url, **kwargs)
-        _setup_sqlite(engine, read_only=read_only)
+        _setup_sqlite(engine, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

@@ -15,6 +15,10 @@ class ReadOnlyProjectError(StoreError):
     """A change asked of a project opened read-only (no write permission on the file or its folder)."""
 
 
+class ProjectBusyError(StoreError):
+    """Another program held the project's write lock past the busy timeout; nothing was saved."""
+
+
 class NotAProjectError(StoreError):
     """The file is not a project database: empty, another kind of file, or damaged."""
 

@@ -34,6 +34,7 @@ REVIEW_STATUSES = ("new", "in_progress", "done", "skipped")
 BOX_SOURCES = ("human", "model", "imported", "pseudo")
 BOX_STATES = ("proposed", "accepted", "rejected", "deleted")
 RUN_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+LABEL_IMPORT_STATES = ("running", "done", "rolled_back")
 WIDER_ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
 """The six WIDER FACE attributes, in the column order of ``srn.formats.wider.ATTRIBUTES``."""
 
@@ -158,6 +159,7 @@ class Box(Base):
         CheckConstraint(_in("state", BOX_STATES), name="state"),
         Index(None, "image_id", "state"),
         Index(None, "detection_run_id"),
+        Index(None, "label_import_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
@@ -182,6 +184,40 @@ class Box(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     """Bumped by every change; an edit names the version it read and fails if it moved on."""
+    label_import_id: Mapped[int | None] = mapped_column(Integer)
+    """The ``LabelImport`` that added an imported box (a plain id: the import's row may go)."""
+
+
+class LabelImport(Base):
+    """One label import. A large one is committed a chunk of images at a time, so no other writer
+    waits long for the lock; while ``state`` is "running", ``LabelImportUndo`` keeps what each
+    chunk replaced, so a failed or killed import is rolled back whole (``app.store.labels``).
+    ``heartbeat_at`` moves with every chunk: a running import whose heartbeat stopped was killed."""
+
+    __tablename__ = "label_import"
+    __table_args__ = (CheckConstraint(_in("state", LABEL_IMPORT_STATES), name="state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str | None] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    boxes: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelImportUndo(Base):
+    """One image as it was before a running import changed it: its review status and the
+    imported boxes the import removed (whole rows, JSON). Deleted when the import is done."""
+
+    __tablename__ = "label_import_undo"
+    __table_args__ = (Index(None, "import_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("label_import.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    boxes: Mapped[Any] = mapped_column(JSON)
 
 
 class EnhancementPreset(Base):

@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.database import SQLITE_MAGIC, IMMEDIATE, database_url, is_url, make_engine, sqlite_path, writable
-from app.store.errors import NotAProjectError, NotFoundError, OutsideRootsError, ReadOnlyProjectError, StoreError
+from app.store.database import (BUSY_TIMEOUT_MS, IMMEDIATE, SQLITE_MAGIC, database_url, is_url, make_engine,
+                                sqlite_path, writable)
+from app.store.errors import (NotAProjectError, NotFoundError, OutsideRootsError, ProjectBusyError,
+                              ReadOnlyProjectError, StoreError)
 from app.store.models import ImageRoot, ProjectSetting
 from app.store.schema import SchemaReport, current_revision, ensure_current
 
@@ -63,8 +65,9 @@ class Project:
     """An open project database. Use ``Project.open`` / ``Project.create``; close when done."""
 
     def __init__(self, engine: Engine, schema_report: SchemaReport, author: str | None = None,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.engine = engine
+        self.busy_timeout_ms = busy_timeout_ms
         self.schema_report = schema_report
         self.author = author or default_author()
         self.read_only = read_only
@@ -75,14 +78,16 @@ class Project:
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], *, author: str | None = None, create: bool = False,
-             backup: bool = True, read_only: bool | None = None) -> Project:
+             backup: bool = True, read_only: bool | None = None,
+             busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Project:
         """Open the project at ``location`` (a SQLite file path or a database URL).
 
         A missing SQLite file is an error unless ``create``; so is an empty, foreign or damaged
         one (``NotAProjectError``). An older schema is backed up and upgraded; a newer one
         raises ``SchemaTooNewError``. ``read_only=None`` opens a SQLite file read-only when this
         process cannot write it or its folder (then ``write()`` raises ``ReadOnlyProjectError``
-        and an old schema is an error, not an upgrade); ``True`` forces it.
+        and an old schema is an error, not an upgrade); ``True`` forces it. ``busy_timeout_ms``
+        (SQLite): how long a write waits for another writer before ``ProjectBusyError``.
         """
         path = None if is_url(location) else Path(location).expanduser().resolve()
         if path is not None and not create:
@@ -94,7 +99,7 @@ class Project:
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
         read_only = bool(read_only) and path is not None and not create
-        engine = make_engine(location, read_only=read_only)
+        engine = make_engine(location, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
         try:
             report = ensure_current(engine, backup=backup, upgrade_ok=not read_only)
         except SQLAlchemyError as exc:
@@ -103,7 +108,16 @@ class Project:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, report, author, read_only=read_only)
+        project = cls(engine, report, author, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
+        if not read_only:
+            from app.store.labels import recover_interrupted_imports
+
+            try:
+                recover_interrupted_imports(project)  # an import killed midway is rolled back whole
+            except BaseException:
+                project.close()
+                raise
+        return project
 
     @classmethod
     def create(cls, location: str | os.PathLike[str], roots=(), *, author: str | None = None) -> Project:
@@ -166,8 +180,16 @@ class Project:
         if self.read_only:
             raise ReadOnlyProjectError(f"{self.path}: opened read-only (this user cannot write the file or its "
                                        "folder); nothing was changed")
-        with self._writer() as session, session.begin():
-            yield session
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig):
+                raise
+            raise ProjectBusyError(
+                f"{self.path}: the project is busy: another program has held its write lock for more than "
+                f"{self.busy_timeout_ms / 1000:g} s (a long import or a stuck process); nothing was saved, try again"
+            ) from None
 
     # -- settings and roots --------------------------------------------------------------------
 
