@@ -158,12 +158,16 @@ def header_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     return None
 
 
-def check_pixels(path: str | os.PathLike[str], width: int, height: int, limit: int | None = None) -> None:
-    """``ImageReadError`` naming the file if ``width × height`` is over the pixel limit."""
+def check_pixels(path: str | os.PathLike[str], width: int, height: int, limit: int | None = None, *,
+                 decoded: bool = False) -> None:
+    """``ImageReadError`` naming the file if ``width × height`` is over the pixel limit
+    (``decoded``: the size came from the decoded pixels, the header could not tell)."""
     limit = max_pixels() if limit is None else limit
     if width * height > limit:
         raise ImageReadError(path, f"{width}×{height} = {width * height:,} pixels is over the limit of {limit:,} "
-                                   f"(--max-pixels, ${MAX_PIXELS_ENV}); not decoded")
+                                   f"(--max-pixels, ${MAX_PIXELS_ENV}); "
+                                   + ("refused after decoding (its header did not tell its true size)" if decoded
+                                      else "not decoded"))
 
 
 def read_image(path: str | os.PathLike[str], limit: int | None = None) -> np.ndarray:
@@ -189,7 +193,7 @@ def read_image(path: str | os.PathLike[str], limit: int | None = None) -> np.nda
         raise ImageReadError(path, "too large to decode in the memory available") from None
     if image is None:
         raise ImageReadError(path, "not a readable image (corrupt, truncated or unsupported format)")
-    check_pixels(path, image.shape[1], image.shape[0], limit)
+    check_pixels(path, image.shape[1], image.shape[0], limit, decoded=True)
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     elif image.ndim == 3 and image.shape[2] == 4:
