@@ -20,8 +20,7 @@ FAR = [100, 100, 109, 109]
 
 
 def df(labels, subs, **kw):
-    """DARK FACE protocol with true boxes (box quirk off) so the IoUs below are the plain ones."""
-    kw.setdefault("box_quirk", False)
+    """DARK FACE protocol with true boxes (the current tool's rule), so the IoUs below are the plain ones."""
     labels = {k: np.array(v, dtype=float).reshape(-1, 4) for k, v in labels.items()}
     subs = {k: (np.array(b, dtype=float).reshape(-1, 4), np.array(s, dtype=float)) for k, (b, s) in subs.items()}
     return evaluate_darkface(labels, subs, **kw)
@@ -52,13 +51,13 @@ def test_wider_conversion_is_x_plus_w_then_plus_one_in_iou():
     assert boxoverlap([a], [b])[0, 0] == pytest.approx(0.375)
 
 
-def test_darkface_box_quirk_adds_x1_to_x2():
-    # The DARK FACE tool adds x1 to column 3 of x1 y1 x2 y2 boxes: [10,10,19,19] -> [10,10,29,29]
-    a, b = darkface_corners([[10, 10, 19, 19], [12, 10, 21, 19]])
+def test_the_april_2019_darkface_rule_adds_x1_to_x2():
+    # The April 2019 DARK FACE tool added x1 to column 3 of x1 y1 x2 y2 boxes: [10,10,19,19] -> [10,10,29,29]
+    a, b = darkface_corners([[10, 10, 19, 19], [12, 10, 21, 19]], box_rule="april-2019")
     assert a.tolist() == [10, 10, 29, 29] and b.tolist() == [12, 10, 33, 29]
     # quirk IoU: inter 18*20 = 360, union 400 + 440 - 360 = 480 -> 0.75; true IoU 80/120 = 0.667
     assert boxoverlap([a], [b])[0, 0] == pytest.approx(0.75)
-    t = darkface_corners([[10, 10, 19, 19], [12, 10, 21, 19]], box_quirk=False)
+    t = darkface_corners([[10, 10, 19, 19], [12, 10, 21, 19]])  # the current tool: boxes as they are
     assert boxoverlap(t[:1], t[1:])[0, 0] == pytest.approx(2 / 3)
 
 
@@ -216,7 +215,7 @@ def test_wider_equal_scores_give_nothing():
     assert evaluate_wider(["e/i"], gt, {"x": [np.array([0])]}, preds)["x"].ap == 0.0
 
 
-def test_darkface_default_uses_the_box_quirk():
+def test_darkface_default_is_the_current_tool_and_the_april_2019_rule_is_explicit():
     # face [10,10,19,19], prediction [13,10,22,19]: true IoU 7*10 / 130 = 0.538 (hit); with the
     # tool's x1+x2 corners [10,10,29,29] vs [13,10,35,29]: inter 17*20 = 340, union 400+460-340
     # = 520 -> 0.654 (hit too); shift 6: true 4*10/160 = .25 (miss), quirk [16,10,41,29]:
@@ -224,8 +223,8 @@ def test_darkface_default_uses_the_box_quirk():
     # 1/3 (miss), quirk [15,10,39,29]: inter 15*20 = 300, union 400+500-300 = 600 -> 0.5: a hit.
     label = {"a": np.array([[10, 10, 19, 19]], float)}
     sub = {"a": (np.array([[15, 10, 24, 19]], float), np.array([0.9]))}
-    assert evaluate_darkface(label, sub).ap == pytest.approx(1.0)
-    assert evaluate_darkface(label, sub, box_quirk=False).ap == 0.0
+    assert evaluate_darkface(label, sub, box_rule="april-2019").ap == pytest.approx(1.0)
+    assert evaluate_darkface(label, sub).ap == 0.0
 
 
 def test_per_image_details_use_original_order():

@@ -4,10 +4,14 @@
 
 * ``darkface`` (default): the DARK FACE / UG2+ tool. ``--gt`` a label folder (``<id>.txt``: count,
   then ``x1 y1 x2 y2``), ``--pred`` a submission folder (``<id>.txt``: ``x1 y1 x2 y2 score``).
-  ``--exact-boxes`` compares the true boxes instead of the tool's ``x1+x2`` quirk.
+  Boxes are compared as the current tool does (as they are); ``--april-2019-boxes`` uses the
+  rule of the tool's April 2019 versions, ``[x1, y1, x1+x2, y1+y2]``, for numbers made with them.
 * ``wider``: the WIDER FACE tool. ``--gt`` the folder with ``wider_face_val.mat`` and
   ``wider_{easy,medium,hard}_val.mat``; ``--pred`` the ``<event>/<image>.txt`` prediction folder.
-  Reports easy / medium / hard.
+  Reports easy / medium / hard. The official files store the faces as int32, and the tool's
+  MATLAB arithmetic on them is integer arithmetic (an overlap is 0 or 1, the first face over
+  0.5 wins); that is what is computed. ``--semantics float`` gives the float result instead (as
+  Python ports of the tool compute it).
 * ``ap50`` / ``coco``: one-to-one AP@0.5 (VOC all-point) / COCO AP@[.5:.95]. ``--gt`` is either a
   DARK FACE label folder (``--pred``: a DARK FACE submission folder) or a WIDER ground-truth
   ``.txt`` file (``--pred``: a WIDER prediction folder; faces flagged ``invalid`` are ignored).
@@ -50,7 +54,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="prediction folder, as srn detect writes it in any --format")
     p.add_argument("--protocol", choices=PROTOCOLS, default="darkface", help="metric (default: darkface)")
     p.add_argument("--strict", action="store_true", help="count predictions on face-free images")
-    p.add_argument("--exact-boxes", action="store_true", help="darkface: IoU on the true boxes, not the tool's x1+x2")
+    p.add_argument("--april-2019-boxes", action="store_true",
+                   help="darkface: compare [x1, y1, x1+x2, y1+y2] as the tool's April 2019 versions did")
+    p.add_argument("--exact-boxes", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts
+    p.add_argument("--semantics", choices=["official", "float"], default="official",
+                   help="wider: official = MATLAB's arithmetic on the file's types (int32 faces: integer "
+                        "overlaps, as the official tool); float = float IoU (default: official)")
     p.add_argument("--max-dets", type=int, default=None, help="coco: keep the top N predictions per image")
     p.add_argument("--refuse-empty-boxes", action="store_true",
                    help="refuse predicted boxes without pixels instead of scoring them as the official tools do")
@@ -86,7 +95,7 @@ def _load_wider(gt_dir: Path, pred_dir):
     preds = {}
     for key, (xyxy, scores) in pred_dir.predictions.items():
         preds[key] = (xyxy_to_xywh(xyxy), np.asarray(scores, dtype=np.float64))
-    return names, boxes, keeps, preds
+    return names, boxes, keeps, preds, mat.integer_class
 
 
 def _load_labelled(gt: Path, pred):
@@ -146,14 +155,19 @@ def evaluate(args: argparse.Namespace) -> dict:
             raise NoGroundTruth(f"{gt}: no label files in it")
         subs = pred.by_stem()
         _check_matched(pred, pred_dir, set(labels), set(subs))
-        res = evaluate_darkface(labels, subs, strict=args.strict, box_quirk=not args.exact_boxes)
+        if args.exact_boxes and args.april_2019_boxes:
+            raise ValueError("--exact-boxes (the default) and --april-2019-boxes contradict each other")
+        res = evaluate_darkface(labels, subs, strict=args.strict,
+                                box_rule="april-2019" if args.april_2019_boxes else "current")
         return _noted({"darkface": res}, pred)
     if args.protocol == "wider":
         if not gt.is_dir():
             raise ValueError(f"{gt}: the wider protocol needs the folder holding the .mat files")
-        names, boxes, keeps, preds = _load_wider(gt, pred)
+        names, boxes, keeps, preds, integer_class = _load_wider(gt, pred)
         _check_matched(pred, pred_dir, set(names), set(preds))
-        return _noted(evaluate_wider(names, boxes, keeps, preds, strict=args.strict), pred)
+        integer_class = integer_class if args.semantics == "official" else None
+        return _noted(evaluate_wider(names, boxes, keeps, preds, strict=args.strict, integer_class=integer_class),
+                      pred)
     names, boxes, keeps, plist = _load_labelled(gt, pred)
     if not names:
         raise NoGroundTruth(f"{gt}: no annotated images in it")

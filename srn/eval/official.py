@@ -27,15 +27,22 @@ What they do, verified line by line:
    ``realmin('single')`` ~ 1.18e-38, which matters when every score is negative. WIDER divides
    even when all scores are equal (0/0: every score becomes NaN, nothing ever passes a threshold);
    the DARK FACE version instead uses ``score - (min_score - 1)`` when ``max == min`` (all become 1).
-3. **Boxes.** ``image_evaluation`` turns columns 3/4 of both predictions and faces into
-   ``x1 + col3`` / ``y1 + col4``. For WIDER (``x y w h``) that gives ``x + w``, i.e. one pixel
-   more than the inclusive right edge. The DARK FACE tool applies the *same* line to its
-   ``x1 y1 x2 y2`` labels and submissions, so it really compares ``[x1, y1, x1 + x2, y1 + y2]``
-   boxes (both Ir1d/DARKFACE_eval_tools versions of ``evaluation.m`` do this). We reproduce it by
-   default (``box_quirk=True``); ``box_quirk=False`` uses the true inclusive boxes.
+3. **Boxes.** WIDER's ``image_evaluation`` turns columns 3/4 of predictions and faces into
+   ``x + w`` / ``y + h``: one pixel more than the inclusive right edge. The current DARK FACE
+   tool (Ir1d/DARKFACE_eval_tools after its 12 May 2019 "BREAKING CHANGE", which also brought the
+   score rule above) compares its ``x1 y1 x2 y2`` boxes as they are: the default here
+   (``box_rule="current"``). Its two April 2019 versions applied WIDER's line to those corners,
+   comparing ``[x1, y1, x1 + x2, y1 + y2]``; ``box_rule="april-2019"`` reproduces that for
+   numbers published with them.
 4. **IoU** (``boxoverlap.m``): inclusive +1 convention, ``w = min(x2) - max(x1) + 1``,
    ``inter = w * h``, ``area = (x2 - x1 + 1) * (y2 - y1 + 1)``,
-   ``iou = inter / (area_a + area_b - inter)``, zero where ``w <= 0`` or ``h <= 0``.
+   ``iou = inter / (area_a + area_b - inter)``, zero where ``w <= 0`` or ``h <= 0``. The official
+   WIDER files store the faces as **int32**, and MATLAB/Octave arithmetic with an integer
+   operand stays integer (rounded half away from zero at every step): the prediction's corners
+   are rounded where they meet the face's in ``max``/``min``, and ``inter ./ union`` is an
+   integer division, so the overlap is 0 or 1 and ``max`` takes the *first* face with IoU >= 0.5.
+   That is reproduced whenever the ground truth is integer-typed (``MatlabInteger``,
+   ``boxoverlap_integer``); float ground truth (the DARK FACE text files) uses the float IoU.
 5. **Matching** (``image_evaluation``): for each prediction in sorted order,
    ``[max_overlap, idx] = max(boxoverlap(gt, pred))`` (first index on ties, NaN ignored);
    if ``max_overlap >= 0.5``: WIDER: if face ``idx`` is not in the setting's keep list
@@ -118,11 +125,16 @@ def wider_corners(xywh: np.ndarray) -> np.ndarray:
     return np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
 
 
-def darkface_corners(xyxy: np.ndarray, box_quirk: bool = True) -> np.ndarray:
-    """DARK FACE ``x1 y1 x2 y2`` -> what the official tool compares: ``x1, y1, x1 + x2, y1 + y2``
-    (``box_quirk=True``, see the module docstring) or the boxes unchanged."""
+DARKFACE_BOX_RULES = ("current", "april-2019")
+
+
+def darkface_corners(xyxy: np.ndarray, box_rule: str = "current") -> np.ndarray:
+    """DARK FACE ``x1 y1 x2 y2`` -> what the tool compares: the boxes unchanged (the current
+    tool), or ``x1, y1, x1 + x2, y1 + y2`` (``"april-2019"``; see the module docstring)."""
+    if box_rule not in DARKFACE_BOX_RULES:
+        raise ValueError(f"box_rule must be one of {', '.join(DARKFACE_BOX_RULES)}, got {box_rule!r}")
     b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    if not box_quirk:
+    if box_rule == "current":
         return b.copy()
     return np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
 
@@ -142,6 +154,53 @@ def boxoverlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return o
 
 
+class MatlabInteger:
+    """MATLAB/Octave arithmetic of one integer class (e.g. int32): an operation with an integer
+    operand gives that class, so its result is rounded half away from zero and saturated to the
+    class's range at once; integer division by zero gives the range's end (0 for 0/0), NaN becomes 0.
+    Values are carried as float64 (exact for every 32-bit integer)."""
+
+    def __init__(self, name: str) -> None:
+        info = np.iinfo(np.dtype(name))
+        self.name, self.lo, self.hi = name, float(info.min), float(info.max)
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            r = np.sign(x) * np.floor(np.abs(x) + 0.5)
+        return np.clip(np.nan_to_num(r, nan=0.0, posinf=self.hi, neginf=self.lo), self.lo, self.hi)
+
+    def divide(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = self(a / np.where(b == 0, 1.0, b))
+        return np.where(b == 0, np.where(a > 0, self.hi, np.where(a < 0, self.lo, 0.0)), q)
+
+
+def boxoverlap_integer(gt: np.ndarray, pred: np.ndarray, cls: MatlabInteger) -> np.ndarray:
+    """``boxoverlap.m`` (len(pred), len(gt)) as MATLAB runs it on integer-typed faces ``gt`` (the
+    official WIDER files: int32) and double predictions: the corners meet in ``max``/``min`` and
+    become integers, ``aarea + barea`` is rounded, and ``inter ./ union`` is an integer division,
+    so the overlap is 0 or 1 (1 from IoU 0.5 up) and ``max`` then takes the *first* face that
+    reaches 0.5, not the best one."""
+    a = np.asarray(gt, dtype=np.float64).reshape(-1, 4)[None, :, :]
+    b = np.asarray(pred, dtype=np.float64).reshape(-1, 4)[:, None, :]
+    x1, y1 = cls(np.fmax(a[..., 0], b[..., 0])), cls(np.fmax(a[..., 1], b[..., 1]))  # max ignores NaN
+    x2, y2 = cls(np.fmin(a[..., 2], b[..., 2])), cls(np.fmin(a[..., 3], b[..., 3]))
+    w, h = cls(cls(x2 - x1) + 1), cls(cls(y2 - y1) + 1)
+    inter = cls(w * h)
+    aarea = cls(cls(cls(a[..., 2] - a[..., 0]) + 1) * cls(cls(a[..., 3] - a[..., 1]) + 1))
+    barea = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)  # double: pred is double
+    o = cls.divide(inter, cls(cls(aarea + barea) - inter))
+    o[(w <= 0) | (h <= 0)] = 0.0
+    return o
+
+
+def wider_corners_integer(xywh: np.ndarray, cls: MatlabInteger) -> np.ndarray:
+    """``gt_bbx(:,3) = gt_bbx(:,1) + gt_bbx(:,3)`` (and column 4) in the faces' integer class."""
+    b = cls(np.asarray(xywh, dtype=np.float64).reshape(-1, 4))
+    return np.stack([b[:, 0], b[:, 1], cls(b[:, 0] + b[:, 2]), cls(b[:, 1] + b[:, 3])], axis=1)
+
+
 @dataclass
 class ImageEvaluation:
     """``image_evaluation`` for one image, predictions in sorted (descending score) order."""
@@ -154,10 +213,12 @@ class ImageEvaluation:
 
 
 def image_evaluation(
-    gt: np.ndarray, pred: np.ndarray, keep: np.ndarray | None = None, iou_threshold: float = IOU_THRESHOLD
+    gt: np.ndarray, pred: np.ndarray, keep: np.ndarray | None = None, iou_threshold: float = IOU_THRESHOLD,
+    integer: MatlabInteger | None = None,
 ) -> ImageEvaluation:
     """Official matching of sorted predictions ``pred`` (K, 4) to faces ``gt`` (G, 4), both already
-    in official corner form. ``keep`` (G,) bool: faces of the setting's keep list (None: all)."""
+    in official corner form. ``keep`` (G,) bool: faces of the setting's keep list (None: all).
+    ``integer``: the faces are of that MATLAB integer class (``boxoverlap_integer``)."""
     gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
     k = len(pred)
@@ -171,7 +232,8 @@ def image_evaluation(
         idx, iou = np.empty(k, dtype=np.int64), np.empty(k)
         step = max(1, DENSE_CELLS // len(gt))  # rows at a time: 30k × 30k boxes must not need 7 GB
         for start in range(0, k, step):
-            o = boxoverlap(pred[start:start + step], gt)
+            o = (boxoverlap(pred[start:start + step], gt) if integer is None
+                 else boxoverlap_integer(gt, pred[start:start + step], integer))
             o_nan = np.where(np.isnan(o), -np.inf, o)  # MATLAB max ignores NaN
             block = np.argmax(o_nan, axis=1)  # first index of the maximum, like MATLAB
             idx[start:start + step] = block
@@ -235,11 +297,13 @@ def evaluate_official(
     thresh_num: int = THRESH_NUM,
     protocol: str = "official",
     label: str = "",
+    integer: MatlabInteger | None = None,
 ) -> EvalResult:
     """Run the official protocol on ``images``.
 
     Scores are normalised over all images with ``rule`` unless ``normalized_scores`` (one array per
-    image, same order) are given (WIDER normalises once for the three settings).
+    image, same order) are given (WIDER normalises once for the three settings). ``integer``: the
+    faces are integer-typed, compared as MATLAB does (``boxoverlap_integer``).
     """
     thresholds = official_thresholds(thresh_num)
     if normalized_scores is None:
@@ -259,7 +323,7 @@ def evaluate_official(
         num_predictions += len(pred)
         # Stable descending sort of the raw scores (read_pred.m sorts before normalising).
         order = np.argsort(-np.asarray(im.scores, dtype=np.float64).ravel(), kind="stable")
-        ev = image_evaluation(gt, pred[order], keep, iou_threshold)
+        ev = image_evaluation(gt, pred[order], keep, iou_threshold, integer)
         skipped = len(gt) == 0 or len(pred) == 0
         if not skipped or (strict and len(pred)):
             totals += image_pr_info(norm[order], ev.proposal, ev.pred_recall, thresholds)
@@ -295,7 +359,7 @@ def evaluate_darkface(
     submissions: Mapping[str, tuple[np.ndarray, np.ndarray]],
     *,
     strict: bool = False,
-    box_quirk: bool = True,
+    box_rule: str = "current",
 ) -> EvalResult:
     """The DARK FACE (UG2+) protocol on ``labels`` {stem: (G,4) x1 y1 x2 y2} and ``submissions``
     {stem: ((K,4) x1 y1 x2 y2, (K,) scores)}. Only images with a label are evaluated (as the official
@@ -305,14 +369,15 @@ def evaluate_darkface(
         gt = np.asarray(labels[name], dtype=np.float64).reshape(-1, 4)
         boxes, scores = submissions.get(name, (np.zeros((0, 4)), np.zeros(0)))
         images.append(
-            OfficialImage(name, darkface_corners(gt, box_quirk), darkface_corners(boxes, box_quirk), np.asarray(scores).ravel())
+            OfficialImage(name, darkface_corners(gt, box_rule), darkface_corners(boxes, box_rule),
+                          np.asarray(scores).ravel())
         )
     result = evaluate_official(images, rule="darkface", strict=strict, protocol="darkface", label="DARK FACE")
     extra = sorted(set(submissions) - set(labels))
     if extra:
         result.notes.append(f"{len(extra)} prediction file(s) without a label were not evaluated (e.g. {extra[0]})")
-    if not box_quirk:
-        result.notes.append("boxes compared as true inclusive x1 y1 x2 y2 (not the official tool's x1+x2 quirk)")
+    if box_rule == "april-2019":
+        result.notes.append("boxes compared as the April 2019 tool did: [x1, y1, x1 + x2, y1 + y2]")
     if strict:
         result.notes.append("strict: predictions on face-free images count as false positives")
     return result
@@ -325,6 +390,7 @@ def evaluate_wider(
     predictions: Mapping[str, tuple[np.ndarray, np.ndarray]],
     *,
     strict: bool = False,
+    integer_class: str | None = None,
 ) -> dict[str, EvalResult]:
     """The WIDER FACE protocol for each setting of ``keep_lists`` ({"easy": [0-based indices per image], ...}).
 
@@ -332,7 +398,11 @@ def evaluate_wider(
     ``"0--Parade/0_Parade_marchingband_1_465"``) with its ``x y w h`` faces; ``predictions``:
     {name: ((K,4) x y w h, (K,) scores)} with the raw ``x y w h`` of the prediction files.
     Scores are normalised once over the predictions of the listed images, as ``wider_eval.m`` does.
+    ``integer_class`` ("int32" for the official files, ``WiderMatGT.integer_class``): the type the
+    faces are stored as; MATLAB's integer arithmetic then decides the matches (the module
+    docstring, point 4). ``None``: float arithmetic (what Python ports of the tool compute).
     """
+    integer = MatlabInteger(integer_class) if integer_class else None
     preds = [predictions.get(n, (np.zeros((0, 4)), np.zeros(0))) for n in names]
     norm = normalize_scores([np.asarray(s).ravel() for _, s in preds], "wider")
     out: dict[str, EvalResult] = {}
@@ -347,8 +417,12 @@ def evaluate_wider(
             if kidx.size and (kidx.min() < 0 or kidx.max() >= len(g)):
                 raise ValueError(f"{setting}: {n}: keep index out of range for {len(g)} faces")
             mask[kidx] = True
-            images.append(OfficialImage(n, wider_corners(g), wider_corners(b), np.asarray(s).ravel(), mask))
+            corners = wider_corners(g) if integer is None else wider_corners_integer(g, integer)
+            images.append(OfficialImage(n, corners, wider_corners(b), np.asarray(s).ravel(), mask))
         out[setting] = evaluate_official(
-            images, rule="wider", strict=strict, normalized_scores=norm, protocol="wider", label=f"WIDER {setting}"
-        )
+            images, rule="wider", strict=strict, normalized_scores=norm, protocol="wider", label=f"WIDER {setting}",
+            integer=integer)
+        if integer is None:
+            out[setting].notes.append("float arithmetic (--semantics float), not the official tool's integer "
+                                      "arithmetic on int32 faces")
     return out

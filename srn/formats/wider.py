@@ -327,6 +327,9 @@ class WiderMatGT:
     events: list[str]
     files: list[list[str]]  # per event: image stems (no extension)
     boxes: list[list[np.ndarray]]  # per event, per image: (K, 4) float64 x y w h
+    integer_class: str | None = None
+    """The integer type the file stores the boxes as ("int32" in the official files), or None
+    for floating point: the official tool's MATLAB arithmetic depends on it (``srn.eval.official``)."""
 
     def records(self, extension: str = ".jpg") -> list[WiderRecord]:
         """The same ground truth as ``WiderRecord``s named ``<event>/<stem><extension>`` (no attributes)."""
@@ -393,6 +396,7 @@ def read_mat_ground_truth(path: str | os.PathLike[str]) -> WiderMatGT:
         raise FormatError(path, None, f"expected one cell per event in event_list, file_list and face_bbx_list; "
                                       f"found {len(events_cells)}, {len(files_cells)} and {len(boxes_cells)}")
     events, files, boxes = [], [], []
+    kinds: set[str] = set()
     for i, (ev, fl, bl) in enumerate(zip(events_cells, files_cells, boxes_cells), start=1):
         events.append(_string(path, ev, f"event_list{{{i}}}"))
         stems = [_string(path, c, f"file_list{{{i}}}{{{j}}}") for j, c in enumerate(_cells(path, fl, f"file_list{{{i}}}"), 1)]
@@ -404,6 +408,8 @@ def read_mat_ground_truth(path: str | os.PathLike[str]) -> WiderMatGT:
         per_image = []
         for j, c in enumerate(_cells(path, bl, f"face_bbx_list{{{i}}}"), start=1):
             arr = _numeric(path, c, f"face_bbx_list{{{i}}}{{{j}}}")
+            if arr.size:
+                kinds.add(arr.dtype.name)
             if arr.size == 0:
                 arr = np.zeros((0, 4))
             if arr.ndim != 2 or arr.shape[1] != 4:
@@ -415,7 +421,8 @@ def read_mat_ground_truth(path: str | os.PathLike[str]) -> WiderMatGT:
                                           f"but face_bbx_list has {len(per_image)}")
         files.append(stems)
         boxes.append(per_image)
-    return WiderMatGT(events=events, files=files, boxes=boxes)
+    integer = len(kinds) == 1 and np.dtype(next(iter(kinds))).kind in "iu"
+    return WiderMatGT(events=events, files=files, boxes=boxes, integer_class=next(iter(kinds)) if integer else None)
 
 
 def read_mat_keep_lists(path: str | os.PathLike[str]) -> list[list[np.ndarray]]:
