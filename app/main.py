@@ -125,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = ReviewWindow()
     app.aboutToQuit.connect(window.stop_jobs)
+    from app.ui.interrupt import InterruptCloser
+
+    closer = InterruptCloser(window)  # Ctrl+C in the terminal closes the window
+    app.aboutToQuit.connect(closer.uninstall)
     window.show_on_screen()
     if args.folder is not None:
         window.open_folder(args.folder)

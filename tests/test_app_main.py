@@ -93,3 +93,39 @@ def test_without_a_display_one_clear_line_instead_of_a_qt_abort(tmp_path: Path) 
 ])
 def test_missing_display_is_only_claimed_where_a_window_needs_one(environ, platform, problem) -> None:
     assert (missing_display(environ, platform) == NO_DISPLAY) is problem
+
+
+def test_ctrl_c_in_the_terminal_closes_the_app_with_its_project_intact(tmp_path: Path) -> None:
+    """SIGINT while the event loop idles: the window closes as its close button does, within 5 s."""
+    import signal
+    import sqlite3
+    import time
+
+    folder = tmp_path / "night"
+    folder.mkdir()
+    for i in range(3):
+        assert cv2.imwrite(str(folder / f"{i}.png"), np.full((40, 60, 3), 10 * i, np.uint8))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DARKFACE_DATA_DIR": str(tmp_path / "data"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(REPO / "main.py"), "--no-sample", str(folder)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = folder / ".darkface-studio" / "project.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (sys.platform.startswith("linux") and db.is_file()):
+        time.sleep(0.2)
+    time.sleep(2.0)  # the folder is imported and the loop idles
+    assert proc.poll() is None, proc.communicate()[1]
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the app did not quit within 5 s of Ctrl+C") from None
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM image").fetchone()[0] == 3
