@@ -194,13 +194,13 @@ def run_official_wider(tools: Path, events, work: Path, gt_type: str = "int32") 
     return {k: float(v) for k, v in found.items()}
 
 
-def ours_wider(events, gt_type: str = "int32") -> dict[str, float]:
+def ours_wider(events, gt_type: str = "int32", semantics: str = "official") -> dict[str, float]:
     flat = [img for ev in events for img in ev]
     names = [name for name, *_ in flat]
     gts = [gt for _, gt, _, _ in flat]
     keeps = {s: [k[s] for *_, k in flat] for s in ("easy", "medium", "hard")}
     preds = {name: pred for name, _, pred, _ in flat if pred is not None}
-    integer = gt_type if np.dtype(gt_type).kind in "iu" else None
+    integer = gt_type if np.dtype(gt_type).kind in "iu" and semantics == "official" else None
     return {s: r.ap for s, r in evaluate_wider(names, gts, keeps, preds, integer_class=integer).items()}
 
 
@@ -212,6 +212,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gt-type", choices=["int32", "double"], default="int32",
                         help="wider: the type face_bbx_list is saved as (the official files: int32)")
+    parser.add_argument("--semantics", choices=["official", "float"], default="official",
+                        help="wider: how ours computes (float: as Python ports do, to see the gap)")
     args = parser.parse_args()
     args.tools = args.tools or DEFAULT_TOOLS / args.protocol
     if shutil.which("octave") is None:
@@ -224,7 +226,7 @@ def main() -> int:
             events = random_wider_case(rng)
             with tempfile.TemporaryDirectory() as tmp:
                 official = run_official_wider(args.tools.resolve(), events, Path(tmp), args.gt_type)
-            ours = ours_wider(events, args.gt_type)
+            ours = ours_wider(events, args.gt_type, args.semantics)
             diffs = {k: abs(ours[k] - official[k]) for k in official}
             worst = max(worst, *diffs.values())
             print(f"case {case:3d}: " + "  ".join(
