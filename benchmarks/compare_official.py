@@ -14,8 +14,8 @@ Needs ``octave``.
 WIDER cases are typed as the official files are: ``face_bbx_list`` int32, ``gt_list`` uint8,
 predictions double with fractional coordinates, so the tool's integer arithmetic is exercised
 (``--gt-type double`` writes double faces instead; ours then uses float arithmetic too).
-For each random case (faces, jittered true detections, duplicates, false alarms, tied and
-negative scores, face-free images, images without predictions; for WIDER, random easy/medium/
+For each random case (faces, jittered true detections, duplicates, false alarms, boxes without
+pixels, tied and negative scores, face-free images, images without predictions; for WIDER, random easy/medium/
 hard keep lists over 61 events, as the official code hard-codes) the official pipeline runs as
 ``df_eval.m`` / ``wider_eval.m`` chain it — predictions sorted by score (``read_pred``),
 ``norm_score``, ``evaluation``, ``VOCap(recall, precision)`` — and the APs are compared with ours.
@@ -82,6 +82,8 @@ def random_case(rng: np.random.Generator):
         fxy = rng.integers(0, 400, size=(n_false, 2))
         false = np.concatenate([fxy, fxy + rng.integers(6, 60, size=(n_false, 2))], axis=1)
         boxes = np.concatenate([hits, dups, false]).astype(float)
+        if len(boxes) and rng.random() < 0.3:  # a box without pixels (x2 < x1), as detectors emit for tiny faces
+            boxes[0, 2] = boxes[0, 0] - float(rng.integers(1, 4))
         scores = np.round(rng.random(len(boxes)) * 2 - 0.3, 2)  # ties and negative scores
         submissions[name] = (boxes, scores)
     return labels, submissions
@@ -153,6 +155,8 @@ def random_wider_case(rng: np.random.Generator):
             n_false = int(rng.integers(0, 3))
             false = np.concatenate([rng.integers(0, 300, size=(n_false, 2)), rng.integers(6, 60, size=(n_false, 2))], axis=1)
             boxes = np.concatenate([hits, false]).astype(float)
+            if len(boxes) and rng.random() < 0.3:  # a box without pixels: w of 0 or less
+                boxes[0, 2] = -float(rng.integers(0, 3))
             scores = np.round(rng.random(len(boxes)) * 3 - 1, 2)
             keeps = {}
             chosen = np.arange(faces)
