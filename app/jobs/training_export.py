@@ -35,16 +35,11 @@ without such a proposal are left out.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
-from app.store.errors import StoreError
-from app.store.models import Box, Image
-from app.store.project import Project, root_paths
-from app.store.training import TRAIN, VAL, labelled_condition
+from app.store import Project, StoreError
+from app.store.training import TRAIN, VAL, labels_snapshot
 from srn.data.manifest import write_manifest
 from srn.data.samples import TrainSample
 
@@ -92,17 +87,8 @@ def export_training_set(project: Project, out_dir: str | os.PathLike[str], *,
         threshold, weight = float(pseudo.get("threshold", 0.8)), float(pseudo.get("weight", 0.5))
         if not 0 <= threshold <= 1 or weight < 0:
             raise ExportError(f"pseudo-labels need a threshold in [0, 1] and a weight >= 0 (got {threshold}, {weight})")
-    with project.read() as s:  # one transaction: one consistent snapshot of the labels
-        roots = root_paths(s)
-        images = s.execute(select(Image.id, Image.root_id, Image.rel_path, Image.split, Image.status,
-                                  labelled_condition().label("labelled"))
-                           .order_by(Image.root_id, Image.rel_path, Image.id)).all()
-        boxes = s.execute(select(Box.image_id, Box.x1, Box.y1, Box.x2, Box.y2, Box.source, Box.state, Box.score,
-                                 Box.ignore, Box.invalid, Box.detection_run_id)
-                          .where(Box.state != "deleted").order_by(Box.image_id, Box.id)).all()
-    by_image: dict[int, list] = defaultdict(list)
-    for b in boxes:
-        by_image[b.image_id].append(b)
+    snapshot = labels_snapshot(project)
+    roots, images, by_image = snapshot.roots, snapshot.images, snapshot.boxes
 
     summary: dict = {"train": _counts(), "val": _counts(), "pseudo": {**_counts(), "threshold": threshold,
                                                                       "weight": weight, "enabled": pseudo is not None},

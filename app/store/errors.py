@@ -15,7 +15,11 @@ class ReadOnlyProjectError(StoreError):
     """A change asked of a project opened read-only (no write permission on the file or its folder)."""
 
 
-class ProjectBusyError(StoreError):
+class DatabaseFailure(StoreError):
+    """The database itself failed a read or a write (a damaged file, a lost server connection)."""
+
+
+class ProjectBusyError(DatabaseFailure):
     """Another program held the project's write lock past the busy timeout; nothing was saved."""
 
 

@@ -229,6 +229,15 @@ def _set_field(project: Project, image_ids, column: str, value, author: str | No
                        before={column: old[i]}, after={column: value}) for i in ids if old[i] != value)
 
 
+def image_dimensions(project: Project, image_id: int) -> tuple[int, int]:
+    """``(width, height)`` of an image as imported; ``NotFoundError`` when there is none."""
+    with project.read() as s:
+        row = s.get(Image, image_id)
+        if row is None:
+            raise NotFoundError(f"no image with id {image_id}")
+        return row.width, row.height
+
+
 def image_file(project: Project, image_id: int) -> Path:
     with project.read() as s:
         row = s.get(Image, image_id)

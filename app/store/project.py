@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.store.database import (BUSY_TIMEOUT_MS, IMMEDIATE, SQLITE_MAGIC, database_url, is_url, make_engine,
                                 sqlite_path, writable)
-from app.store.errors import (NotAProjectError, NotFoundError, OutsideRootsError, ProjectBusyError,
+from app.store.errors import (DatabaseFailure, NotAProjectError, NotFoundError, OutsideRootsError, ProjectBusyError,
                               ReadOnlyProjectError, StoreError)
 from app.store.models import ImageRoot, ProjectSetting
 from app.store.schema import SchemaReport, current_revision, ensure_current
@@ -56,9 +56,13 @@ def check_project_file(path: Path) -> None:
         raise NotAProjectError(f"{path}: not a project database (not an SQLite file)")
 
 
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own message, first line (SQLAlchemy's adds the SQL and a help link)."""
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
 def _database_problem(location, exc: SQLAlchemyError) -> StoreError:
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    return NotAProjectError(f"{location}: cannot open the project database: {reason}")
+    return NotAProjectError(f"{location}: cannot open the project database: {_reason(exc)}")
 
 
 class Project:
@@ -165,9 +169,13 @@ class Project:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading (its transaction is rolled back at the end)."""
-        with self._reader() as session:
-            yield session
+        """A session for reading (its transaction is rolled back at the end). A failure of the
+        database itself is a ``DatabaseFailure`` naming the project."""
+        try:
+            with self._reader() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise DatabaseFailure(f"{self._where}: cannot read the project: {_reason(exc)}") from exc
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -185,11 +193,17 @@ class Project:
                 yield session
         except OperationalError as exc:
             if "database is locked" not in str(exc.orig):
-                raise
+                raise DatabaseFailure(f"{self._where}: the change was not saved: {_reason(exc)}") from exc
             raise ProjectBusyError(
-                f"{self.path}: the project is busy: another program has held its write lock for more than "
+                f"{self._where}: the project is busy: another program has held its write lock for more than "
                 f"{self.busy_timeout_ms / 1000:g} s (a long import or a stuck process); nothing was saved, try again"
             ) from None
+        except SQLAlchemyError as exc:
+            raise DatabaseFailure(f"{self._where}: the change was not saved: {_reason(exc)}") from exc
+
+    @property
+    def _where(self) -> str:
+        return str(self.path) if self.path is not None else self.url
 
     # -- settings and roots --------------------------------------------------------------------
 

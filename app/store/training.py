@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, or_, select, update
 
@@ -33,7 +36,7 @@ from app.store.models import (
     TrainingRun,
     utcnow,
 )
-from app.store.project import Project
+from app.store.project import Project, Roots, root_paths
 
 TRAIN, VAL = "train", "val"
 ENDED = ("finished", "failed", "cancelled")
@@ -48,6 +51,55 @@ def labelled_condition():
     """
     reviewed_box = exists().where(Box.image_id == Image.id, Box.state == "accepted")
     return or_(Image.status == "done", reviewed_box)
+
+
+class LabelledImage(NamedTuple):
+    id: int
+    root_id: int
+    rel_path: str
+    split: str | None
+    status: str
+    labelled: bool
+    """``labelled_condition``: a person has reviewed its labels."""
+
+
+class LabelBox(NamedTuple):
+    image_id: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    source: str
+    state: str
+    score: float | None
+    ignore: bool
+    invalid: int
+    detection_run_id: int | None
+
+
+@dataclass
+class LabelsSnapshot:
+    """Every image (root, path order) and its boxes that are not deleted, read in one transaction:
+    what a training export is made of (``app.jobs.training_export``)."""
+
+    roots: Roots
+    images: list[LabelledImage]
+    boxes: dict[int, list[LabelBox]] = field(default_factory=dict)
+
+
+def labels_snapshot(project: Project) -> LabelsSnapshot:
+    with project.read() as s:  # one transaction: one consistent snapshot of the labels
+        roots = root_paths(s)
+        images = [LabelledImage(*r) for r in s.execute(
+            select(Image.id, Image.root_id, Image.rel_path, Image.split, Image.status,
+                   labelled_condition().label("labelled")).order_by(Image.root_id, Image.rel_path, Image.id))]
+        rows = s.execute(select(Box.image_id, Box.x1, Box.y1, Box.x2, Box.y2, Box.source, Box.state, Box.score,
+                                Box.ignore, Box.invalid, Box.detection_run_id)
+                         .where(Box.state != "deleted").order_by(Box.image_id, Box.id))
+        boxes: dict[int, list[LabelBox]] = defaultdict(list)
+        for r in rows:
+            boxes[r.image_id].append(LabelBox(*r))
+    return LabelsSnapshot(roots, images, dict(boxes))
 
 
 def split_hash(rel_path: str, seed: int = 0) -> float:

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import Project, StoreError
 from app.store.boxes import BoxData, create_box, set_state_by_score, update_box
 from app.store.history import EditData, history, revert_edit
 
-FAILURES = (StoreError, SQLAlchemyError, OSError)
-"""What a store write may raise that the user must hear about (conflicts, vanished boxes, I/O)."""
+FAILURES = (StoreError, OSError)
+"""What a store write may raise that the user must hear about (conflicts, vanished boxes, a
+failing database: ``DatabaseFailure``, I/O)."""
 _STATE_ACTIONS = {"accepted": "accept", "rejected": "reject", "deleted": "delete"}
 
 

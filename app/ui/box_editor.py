@@ -19,9 +19,8 @@ import shiboken6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.store import NotFoundError, Project, StoreError
+from app.store import WIDER_ATTRIBUTES, Project, StoreError, image_dimensions
 from app.store.boxes import BoxData, boxes_of, get_box
-from app.store.models import WIDER_ATTRIBUTES, Image
 from app.ui.box_commands import BoxChange, BulkState, CreateBox, DeleteBox, EditBox
 from app.ui.box_scene import SCORED_SOURCES, BoxScene
 
@@ -84,11 +83,7 @@ class BoxEditor(QObject):
             return
         if self.project is None:
             raise StoreError("no project is open")
-        with self.project.read() as s:
-            image = s.get(Image, image_id)
-            if image is None:
-                raise NotFoundError(f"no image with id {image_id}")
-            width, height = image.width, image.height
+        width, height = image_dimensions(self.project, image_id)
         if image_id != self._image_id or self.scene.image_size() != (width, height):
             self.scene.clear_boxes()  # another image: no item is reused
             self.scene.set_image_size(width, height)

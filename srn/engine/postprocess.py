@@ -45,6 +45,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou, nms
 
+from srn.model.box_overlap import box_iou_plus_one
 from srn.model.box_coding import decode
 from srn.model.config import InferenceConfig, SRNConfig
 from srn.model.outputs import SRNOutput
@@ -108,17 +109,6 @@ class Detections:
 
 
 # ----------------------------------------------------------------------------------- IoU / NMS
-
-
-def box_iou_plus_one(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise (len(a), len(b)) IoU with inclusive "+1" widths and heights."""
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
-    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = (rb - lt + 1).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
 NMS_CHUNK = 2048

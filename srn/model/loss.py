@@ -57,7 +57,7 @@ from torch import Tensor, nn
 
 from srn.model.box_coding import decode, encode
 from srn.model.config import SRNConfig
-from srn.engine.postprocess import box_iou_plus_one
+from srn.model.box_overlap import box_iou_plus_one
 from srn.model.matching import match
 from srn.model.outputs import SRNOutput
 

@@ -2,7 +2,7 @@
 
 :func:`match` labels every anchor of one image, all pyramid levels at once:
 
-* IoU is the inclusive "+1" IoU of :func:`srn.engine.postprocess.box_iou_plus_one`, the one the
+* IoU is the inclusive "+1" IoU of :func:`srn.model.box_overlap.box_iou_plus_one`, the one the
   authors' NMS and voting use. Anchors, refined anchors and ground truth are all x1 y1 x2 y2 in
   the detector's coordinates (inclusive pixel extents, see :mod:`srn.model.loss`).
 * **thresholds**: with ``m`` the anchor's largest IoU over the *real* faces (``ignore=False``),
@@ -38,7 +38,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from srn.engine.postprocess import box_iou_plus_one
+from srn.model.box_overlap import box_ioa_plus_one, box_iou_plus_one
 
 __all__ = ["MatchResult", "match", "box_ioa_plus_one", "CHUNK"]
 
@@ -48,15 +48,6 @@ CHUNK = 32768  # anchors per IoU block
 class MatchResult(NamedTuple):
     labels: Tensor  # (A,) int64: 1 positive, 0 negative, -1 ignored
     gt_index: Tensor  # (A,) int64: matched face (index into gt) for positives, -1 elsewhere
-
-
-def box_ioa_plus_one(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise (len(a), len(b)) intersection over the area of ``a``, inclusive "+1" extents."""
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
-    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = (rb - lt + 1).clamp(min=0)
-    return wh[..., 0] * wh[..., 1] / area_a[:, None]
 
 
 def match(
