@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, or_, select, update
 
+from app.store.boxes import BOX_COLUMNS, BoxData
 from app.store.database import chunks
 from app.store.detections import ModelVersionData, _checkpoint_digest, _insert_model_version, _refuse_taken_name
 from app.store.errors import NotFoundError, StoreError
@@ -63,20 +64,6 @@ class LabelledImage(NamedTuple):
     """``labelled_condition``: a person has reviewed its labels."""
 
 
-class LabelBox(NamedTuple):
-    image_id: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    source: str
-    state: str
-    score: float | None
-    ignore: bool
-    invalid: int
-    detection_run_id: int | None
-
-
 @dataclass
 class LabelsSnapshot:
     """Every image (root, path order) and its boxes that are not deleted, read in one transaction:
@@ -84,7 +71,7 @@ class LabelsSnapshot:
 
     roots: Roots
     images: list[LabelledImage]
-    boxes: dict[int, list[LabelBox]] = field(default_factory=dict)
+    boxes: dict[int, list[BoxData]] = field(default_factory=dict)
 
 
 def labels_snapshot(project: Project) -> LabelsSnapshot:
@@ -93,12 +80,11 @@ def labels_snapshot(project: Project) -> LabelsSnapshot:
         images = [LabelledImage(*r) for r in s.execute(
             select(Image.id, Image.root_id, Image.rel_path, Image.split, Image.status,
                    labelled_condition().label("labelled")).order_by(Image.root_id, Image.rel_path, Image.id))]
-        rows = s.execute(select(Box.image_id, Box.x1, Box.y1, Box.x2, Box.y2, Box.source, Box.state, Box.score,
-                                Box.ignore, Box.invalid, Box.detection_run_id)
-                         .where(Box.state != "deleted").order_by(Box.image_id, Box.id))
-        boxes: dict[int, list[LabelBox]] = defaultdict(list)
+        rows = s.execute(select(*BOX_COLUMNS).where(Box.state != "deleted").order_by(Box.image_id, Box.id))
+        boxes: dict[int, list[BoxData]] = defaultdict(list)
         for r in rows:
-            boxes[r.image_id].append(LabelBox(*r))
+            box = BoxData(*r)
+            boxes[box.image_id].append(box)
     return LabelsSnapshot(roots, images, dict(boxes))
 
 
