@@ -24,6 +24,7 @@ from app.ui.box_editor import BoxEditor
 from app.ui.box_items import HANDLE_ROLES, HANDLE_SIZE, PALETTE, BoxItem
 from app.ui.box_scene import BoxScene
 from app.ui.paired_views import PairedViews
+from tests.gui_gestures import click, drag
 
 W, H = 160, 120
 
@@ -63,21 +64,6 @@ def env(tmp_path, write_images, qtbot):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-def drag(view: QGraphicsView, start: tuple[float, float], end: tuple[float, float], steps: int = 4) -> None:
-    """Press at scene point ``start``, move in steps, release at ``end`` (left button)."""
-    viewport = view.viewport()
-    a, b = view.mapFromScene(QPointF(*start)), view.mapFromScene(QPointF(*end))
-    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
-    for i in range(1, steps + 1):
-        QTest.mouseMove(viewport, a + (b - a) * (i / steps))
-    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
-
-
-def click(view: QGraphicsView, at: tuple[float, float]) -> None:
-    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     view.mapFromScene(QPointF(*at)))
-
 
 def handle_pos(item: BoxItem, role: tuple[float, float]) -> tuple[float, float]:
     handle = item.handles[HANDLE_ROLES.index(role)]

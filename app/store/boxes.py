@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -130,6 +131,14 @@ def create_box(project: Project, image_id: int, xyxy: Iterable[float], *, source
                state: str = "accepted", score: float | None = None, ignore: bool = False,
                attributes: dict[str, int] | None = None, author: str | None = None) -> BoxData:
     """Add a box (default: a human-drawn, accepted face) and log it."""
+    return write_new_box(project, image_id, xyxy, source=source, state=state, score=score, ignore=ignore,
+                         attributes=attributes, author=author).box
+
+
+def write_new_box(project: Project, image_id: int, xyxy: Iterable[float], *, source: str = "human",
+                  state: str = "accepted", score: float | None = None, ignore: bool = False,
+                  attributes: dict[str, int] | None = None, author: str | None = None) -> BoxWrite:
+    """``create_box`` that also returns the id of the Edit row it logged (undoing it deletes the box)."""
     x1, y1, x2, y2 = (float(v) for v in xyxy)
     if source not in BOX_SOURCES:
         raise StoreError(f"box source must be one of {', '.join(BOX_SOURCES)}, got {source!r}")
@@ -146,9 +155,11 @@ def create_box(project: Project, image_id: int, xyxy: Iterable[float], *, source
         s.add(row)
         s.flush()
         data = BoxData.from_row(row)
-        s.add(Edit(author=author, action="create", entity="box", entity_id=row.id, before=None,
-                   after={**data.editable(), "version": 1}))
-    return data
+        edit = Edit(author=author, action="create", entity="box", entity_id=row.id, before=None,
+                    after={**data.editable(), "version": 1})
+        s.add(edit)
+        s.flush()
+        return BoxWrite(data, edit.id)
 
 
 def _conflict(session: Session, box_id: int, expected: int) -> Exception:
@@ -182,18 +193,33 @@ def _apply(session: Session, box_id: int, expected_version: int, values: dict, a
     return old, BoxData.from_row(session.get(Box, box_id))
 
 
+class BoxWrite(NamedTuple):
+    """A box as one logged write left it, and that write's Edit row (what ``revert_edit`` undoes)."""
+
+    box: BoxData
+    edit_id: int
+
+
 def update_box(project: Project, box_id: int, expected_version: int, *, author: str | None = None,
                action: str = "update", **changes) -> BoxData:
     """Change a box's fields (coordinates, state, ignore, attributes) if it is still at ``expected_version``."""
+    return write_box(project, box_id, expected_version, author=author, action=action, **changes).box
+
+
+def write_box(project: Project, box_id: int, expected_version: int, *, author: str | None = None,
+              action: str = "update", **changes) -> BoxWrite:
+    """``update_box`` that also returns the id of the Edit row it logged (for undo through the log)."""
     if not changes:
         raise StoreError("update_box needs at least one field to change")
     _sync_ignore(changes)
     author = author or project.author
     with project.write() as s:
         old, data = _apply(s, box_id, expected_version, changes, author)
-        s.add(Edit(author=author, action=action, entity="box", entity_id=box_id,
-                   before={**old, "version": expected_version}, after={**changes, "version": data.version}))
-    return data
+        edit = Edit(author=author, action=action, entity="box", entity_id=box_id,
+                    before={**old, "version": expected_version}, after={**changes, "version": data.version})
+        s.add(edit)
+        s.flush()
+        return BoxWrite(data, edit.id)
 
 
 def move_box(project: Project, box_id: int, expected_version: int, xyxy: Iterable[float], **kw) -> BoxData:
@@ -253,5 +279,5 @@ def box_counts(project: Project, image_id: int) -> dict[str, int]:
                               .group_by(Box.state)).all())
 
 
-__all__ = ["BOX_COLUMNS", "BoxData", "EDITABLE", "box_counts", "boxes_of", "create_box", "delete_box", "get_box",
+__all__ = ["BOX_COLUMNS", "BoxData", "BoxWrite", "write_box", "write_new_box", "EDITABLE", "box_counts", "boxes_of", "create_box", "delete_box", "get_box",
            "move_box", "set_box_state", "set_state_by_score", "update_box"]

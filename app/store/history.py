@@ -58,7 +58,7 @@ def history(project: Project, entity: str | None = None, entity_id: int | None =
         return [EditData.from_row(e) for e in s.scalars(query)]
 
 
-def _revert_box(s: Session, edit: Edit, author: str) -> tuple[dict, dict]:
+def _revert_box(s: Session, edit: Edit, author: str, expected_version: int | None) -> tuple[dict, dict]:
     """Undo one single-box edit; returns the (before, after) of the new edit row."""
     after, before = edit.after or {}, edit.before
     current = s.get(Box, edit.entity_id)
@@ -67,6 +67,10 @@ def _revert_box(s: Session, edit: Edit, author: str) -> tuple[dict, dict]:
     changed = [k for k, v in after.items() if k != "version" and getattr(current, k) != v]
     if changed:
         raise ConflictError(f"box {edit.entity_id}: {', '.join(changed)} changed after edit {edit.id}; cannot undo it")
+    if expected_version is not None and current.version != expected_version:  # changed since, in any field
+        who = f" by {current.author}" if current.author else ""
+        raise ConflictError(f"box {edit.entity_id} was changed{who} since your last edit of it (version "
+                            f"{expected_version}, now {current.version}); cannot undo edit {edit.id}")
     target = {"state": "deleted"} if before is None else {k: v for k, v in before.items() if k != "version"}
     old, data = _apply(s, edit.entity_id, current.version, target, author)
     return {**old, "version": current.version}, {**target, "version": data.version}
@@ -102,8 +106,13 @@ def _revert_image(s: Session, edit: Edit) -> tuple[dict, dict]:
     return dict(edit.after), dict(edit.before)
 
 
-def revert_edit(project: Project, edit_id: int, *, action: str = "undo", author: str | None = None) -> EditData:
-    """Apply the inverse of edit ``edit_id`` as a new edit (one transaction) and return it."""
+def revert_edit(project: Project, edit_id: int, *, action: str = "undo", author: str | None = None,
+                expected_version: int | None = None) -> EditData:
+    """Apply the inverse of edit ``edit_id`` as a new edit (one transaction) and return it.
+
+    It refuses (``ConflictError``) when the fields the edit changed no longer hold what it left;
+    ``expected_version`` (a single-box edit) also refuses when the box changed at all since then.
+    """
     author = author or project.author
     with project.write() as s:
         edit = s.get(Edit, edit_id)
@@ -114,7 +123,7 @@ def revert_edit(project: Project, edit_id: int, *, action: str = "undo", author:
             new = Edit(author=author, action=action, entity="box", entity_id=None, before=before, after=after,
                        reverts_id=edit.id)
         elif edit.entity == "box":
-            before, after = _revert_box(s, edit, author)
+            before, after = _revert_box(s, edit, author, expected_version)
             new = Edit(author=author, action=action, entity="box", entity_id=edit.entity_id, before=before,
                        after=after, reverts_id=edit.id)
         elif edit.entity == "image":
@@ -141,6 +150,72 @@ def _in_effect(s: Session, author: str) -> tuple[list[tuple[int, str]], dict[int
     return [(r.id, r.action) for r in rows], effect
 
 
+@dataclass(frozen=True)
+class UndoableEdit:
+    """One of an author's edits still in effect, as a restarted editor's undo stack holds it.
+
+    ``head_id`` is the newest row of its revert chain (the edit itself, or the last redo of it):
+    what undoing it now must revert, so each row is reverted at most once.
+    """
+
+    edit_id: int
+    head_id: int
+    action: str
+    entity: str
+    entity_id: int | None
+    image_id: int | None
+    after: object
+    head_version: int | None = None
+    """The box version the head row left (a single-box edit): undo refuses if it changed since."""
+
+
+def undoable_edits(project: Project, author: str | None = None, limit: int = 200) -> list[UndoableEdit]:
+    """The author's newest ``limit`` single-entity edits still in effect, oldest first.
+
+    An editor opening the project pushes these under its own undo stack, so undo survives a
+    restart; bulk edits (one row for many boxes) are included, imports and runs are not.
+    """
+    author = author or project.author
+    with project.read() as s:
+        rows = s.execute(select(Edit.id, Edit.action, Edit.entity, Edit.entity_id, Edit.reverts_id, Edit.after)
+                         .where(Edit.author == author, Edit.entity.in_(UNDOABLE))
+                         .order_by(Edit.id.desc())).all()
+        reverted_by = {}
+        for r in reversed(rows):  # oldest first: a row reverted twice counts its first reverter
+            if r.reverts_id is not None:
+                reverted_by.setdefault(r.reverts_id, r.id)
+        effect: dict[int, bool] = {}
+        for r in rows:
+            by = reverted_by.get(r.id)
+            effect[r.id] = by is None or not effect[by]
+        chosen: list[tuple] = []  # (row, head id), newest first
+        for r in rows:
+            if r.action in ("undo", "redo") or not effect[r.id]:
+                continue
+            head = r.id
+            while head in reverted_by:
+                head = reverted_by[head]
+            chosen.append((r, head))
+            if len(chosen) == limit:
+                break
+        box_ids = {r.entity_id for r, _ in chosen if r.entity == "box" and r.entity_id is not None}
+        box_ids |= {r.after["boxes"][0][0] for r, _ in chosen  # a bulk edit: the image of its first box
+                    if r.entity == "box" and r.entity_id is None and (r.after or {}).get("boxes")}
+        image_of = dict(s.execute(select(Box.id, Box.image_id).where(Box.id.in_(box_ids))).all()) if box_ids else {}
+    after_of = {r.id: r.after for r in rows}
+    out = []
+    for r, head in reversed(chosen):
+        if r.entity == "image":
+            image_id = r.entity_id
+        elif r.entity_id is not None:
+            image_id = image_of.get(r.entity_id)
+        else:
+            image_id = image_of.get(((r.after or {}).get("boxes") or [[None]])[0][0])
+        version = (after_of[head] or {}).get("version") if r.entity == "box" and r.entity_id is not None else None
+        out.append(UndoableEdit(r.id, head, r.action, r.entity, r.entity_id, image_id, r.after, version))
+    return out
+
+
 def undo_last(project: Project, author: str | None = None) -> EditData | None:
     """Undo the author's newest edit that is still in effect; ``None`` when there is nothing to undo."""
     author = author or project.author
@@ -163,4 +238,4 @@ def redo_last(project: Project, author: str | None = None) -> EditData | None:
     return None
 
 
-__all__ = ["EditData", "history", "redo_last", "revert_edit", "undo_last"]
+__all__ = ["EditData", "UndoableEdit", "history", "redo_last", "revert_edit", "undo_last", "undoable_edits"]

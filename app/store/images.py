@@ -201,11 +201,14 @@ def add_image(project: Project, path: str | os.PathLike[str], split: str | None 
 
 
 def set_review_status(project: Project, image_ids: int | Iterable[int], status: str,
-                      author: str | None = None) -> None:
-    """Set the review status of one or more images (one transaction, one Edit row per image)."""
+                      author: str | None = None) -> list[int]:
+    """Set the review status of one or more images (one transaction, one Edit row per image changed).
+
+    Returns the ids of those Edit rows (``revert_edit`` undoes one; none for an image already so).
+    """
     if status not in REVIEW_STATUSES:
         raise StoreError(f"review status must be one of {', '.join(REVIEW_STATUSES)}, got {status!r}")
-    _set_field(project, image_ids, "status", status, author)
+    return _set_field(project, image_ids, "status", status, author)
 
 
 def assign(project: Project, image_ids: int | Iterable[int], assignee: str | None, author: str | None = None) -> None:
@@ -216,7 +219,7 @@ def set_split(project: Project, image_ids: int | Iterable[int], split: str | Non
     _set_field(project, image_ids, "split", split, author)
 
 
-def _set_field(project: Project, image_ids, column: str, value, author: str | None) -> None:
+def _set_field(project: Project, image_ids, column: str, value, author: str | None) -> list[int]:
     ids = [image_ids] if isinstance(image_ids, int) else list(image_ids)
     author = author or project.author
     with project.write() as s:
@@ -225,8 +228,11 @@ def _set_field(project: Project, image_ids, column: str, value, author: str | No
         if missing:
             raise NotFoundError(f"no image with id {sorted(missing)[0]}")
         s.execute(update(Image).where(Image.id.in_(ids)).values({column: value, "updated_at": utcnow()}))
-        s.add_all(Edit(author=author, action=f"set_{column}", entity="image", entity_id=i,
-                       before={column: old[i]}, after={column: value}) for i in ids if old[i] != value)
+        edits = [Edit(author=author, action=f"set_{column}", entity="image", entity_id=i,
+                      before={column: old[i]}, after={column: value}) for i in ids if old[i] != value]
+        s.add_all(edits)
+        s.flush()
+        return [e.id for e in edits]
 
 
 def image_dimensions(project: Project, image_id: int) -> tuple[int, int]:

@@ -1,15 +1,16 @@
-"""Undoable box edits: ``QUndoCommand``s whose redo and undo write straight to the store.
+"""Undoable review edits: ``QUndoCommand``s whose redo and undo write straight to the store.
 
 There is no save button: the first ``redo()`` (run by ``QUndoStack.push``) is the edit itself,
-committed at once; undo and redo are further committed edits. Every write names the box
-version it expects, so a change someone else made in between is never overwritten: the store
-raises ``ConflictError``, the command reports it through its editor and marks itself obsolete,
-and the stack drops it.
+committed at once. Undo and redo go through the store's edit log (``revert_edit``): undo writes
+an ``undo`` row reverting the command's newest row, redo an ``undo`` of that, so the log always
+says which edits are in effect and a restarted window can rebuild its undo stack from it
+(``LoggedEdit``, ``history.undoable_edits``).
 
-The expected version lives in the editor's ``versions`` book (box id -> version of our last
-write), not in each command: when a box is created, then moved, undoing the move bumps the
-version, and undoing the creation must expect that new version, not the one it wrote itself.
-A command's first write expects the version the user saw when making the edit.
+A command's first write names the box version the user saw, so a change someone else made in
+between is never overwritten: the store raises ``ConflictError``. Undo and redo refuse the same
+way when the box is no longer as the command left it. A failed write is reported through the
+editor and the command marks itself obsolete, so the stack drops it. The editor's ``versions``
+book keeps the version each box was left at by our latest write.
 
 Commands talk to their editor through a small interface (see ``EditorHooks``), so they can be
 tested and reused without the whole ``BoxEditor``.
@@ -23,14 +24,15 @@ from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
 
-from app.store import Project, StoreError
-from app.store.boxes import BoxData, create_box, set_state_by_score, update_box
-from app.store.history import EditData, history, revert_edit
+from app.store import Project, StoreError, set_review_status
+from app.store.boxes import BoxData, set_state_by_score, write_box, write_new_box
+from app.store.history import EditData, UndoableEdit, history, revert_edit
 
 FAILURES = (StoreError, OSError)
 """What a store write may raise that the user must hear about (conflicts, vanished boxes, a
 failing database: ``DatabaseFailure``, I/O)."""
 _STATE_ACTIONS = {"accepted": "accept", "rejected": "reject", "deleted": "delete"}
+STATUS_NAMES = {"new": "new", "in_progress": "in progress", "done": "done", "skipped": "skipped"}
 
 
 class EditorHooks(Protocol):
@@ -81,6 +83,12 @@ class StoreCommand(QUndoCommand):
         self.image_id = image_id
         self.done_once = False
         self._select: list[int] = []
+        self.heads: list[int] = []
+        """The newest edit-log row of each write this command made (what undo/redo revert next)."""
+        self.box_ids: list[int | None] = []
+        """The box each of ``heads`` changed (``None``: an image or a many-box edit)."""
+        self.left_at: dict[int, int] = {}
+        """Box versions as an earlier session's edit left them (``LoggedEdit``; else the versions book)."""
 
     def redo(self) -> None:
         self._run(self.apply if not self.done_once else self.reapply, "redo" if self.done_once else "do")
@@ -102,18 +110,53 @@ class StoreCommand(QUndoCommand):
         """The first write (the user's edit)."""
         self.reapply()
 
-    def reapply(self) -> None:
-        """Redo after an undo."""
-        raise NotImplementedError
-
     def revert(self) -> None:
-        raise NotImplementedError
+        self._revert_heads(reversed(range(len(self.heads))), "undo")
+
+    def reapply(self) -> None:
+        self._revert_heads(range(len(self.heads)), "redo")
+
+    def _revert_heads(self, order, action: str) -> None:
+        """Revert the rows in ``heads`` (in ``order``) through the log; all or nothing where possible."""
+        done: list[int] = []
+        try:
+            for i in order:
+                self._revert(i, action)
+                done.append(i)
+        except FAILURES:
+            back = "redo" if action == "undo" else "undo"
+            for i in reversed(done):
+                try:
+                    self._revert(i, back)
+                except FAILURES:
+                    pass  # the error being raised already tells the user the edit went wrong
+            raise
+
+    def _revert(self, i: int, action: str) -> None:
+        box_id = self.box_ids[i] if i < len(self.box_ids) else None
+        expected = None if box_id is None else self.editor.versions.get(box_id, self.left_at.get(box_id))
+        edit = revert_edit(self.editor.project, self.heads[i], action=action, author=self.editor.author,
+                           expected_version=expected)
+        self.heads[i] = edit.id
+        _book_versions(self.editor.versions, edit)
 
     def _write(self, box_id: int, expected: int, values: dict) -> BoxData:
-        data = update_box(self.editor.project, box_id, expected, author=self.editor.author,
-                          action=_action(values), **values)
-        self.editor.versions[box_id] = data.version
-        return data
+        written = write_box(self.editor.project, box_id, expected, author=self.editor.author,
+                            action=_action(values), **values)
+        self.editor.versions[box_id] = written.box.version
+        self.heads.append(written.edit_id)
+        self.box_ids.append(box_id)
+        return written.box
+
+
+def _book_versions(versions: dict[int, int], edit: EditData) -> None:
+    after = edit.after or {}
+    if edit.entity != "box":
+        return
+    if edit.entity_id is not None and "version" in after:
+        versions[edit.entity_id] = after["version"]
+    for box_id, _state, version in after.get("boxes", ()):
+        versions[box_id] = version
 
 
 class EditBox(StoreCommand):
@@ -128,31 +171,17 @@ class EditBox(StoreCommand):
         self.changes = list(changes)
 
     def apply(self) -> None:
-        self._pass(self.changes, "after", first=True)
+        try:
+            for change in self.changes:
+                self._write(change.box_id, change.seen_version, change.after)
+        except FAILURES:
+            self._revert_heads(reversed(range(len(self.heads))), "undo")
+            raise
+        self._select = [c.box_id for c in self.changes]
 
     def reapply(self) -> None:
-        self._pass(self.changes, "after", first=False)
-
-    def revert(self) -> None:
-        self._pass(list(reversed(self.changes)), "before", first=False)
-
-    def _pass(self, changes: list[BoxChange], side: str, first: bool) -> None:
-        done: list[BoxChange] = []
-        try:
-            for change in changes:
-                expected = change.seen_version if first else self.editor.versions.get(change.box_id,
-                                                                                      change.seen_version)
-                self._write(change.box_id, expected, getattr(change, side))
-                done.append(change)
-        except FAILURES:
-            back = "before" if side == "after" else "after"
-            for change in reversed(done):
-                try:
-                    self._write(change.box_id, self.editor.versions[change.box_id], getattr(change, back))
-                except FAILURES:
-                    pass  # the error being raised already tells the user the edit went wrong
-            raise
-        self._select = [c.box_id for c in changes] if side == "after" else []
+        super().reapply()
+        self._select = [c.box_id for c in self.changes]
 
 
 class DeleteBox(EditBox):
@@ -165,7 +194,7 @@ class DeleteBox(EditBox):
 
 
 class CreateBox(StoreCommand):
-    """Draw a human box (accepted). Undo deletes it (state ``deleted``); redo accepts the same row."""
+    """Draw a human box (accepted). Undo deletes it (state ``deleted``); redo brings the same row back."""
 
     def __init__(self, editor: EditorHooks, image_id: int, xyxy: Sequence[float], text: str = "Draw box",
                  **box_fields) -> None:
@@ -175,18 +204,16 @@ class CreateBox(StoreCommand):
         self.box_id: int | None = None
 
     def apply(self) -> None:
-        data = create_box(self.editor.project, self.image_id, self.xyxy, author=self.editor.author,
-                          **self.box_fields)
-        self.box_id = data.id
-        self.editor.versions[data.id] = data.version
-        self._select = [data.id]
+        written = write_new_box(self.editor.project, self.image_id, self.xyxy, author=self.editor.author,
+                                **self.box_fields)
+        self.box_id = written.box.id
+        self.editor.versions[written.box.id] = written.box.version
+        self.heads, self.box_ids = [written.edit_id], [written.box.id]
+        self._select = [written.box.id]
 
     def reapply(self) -> None:
-        self._write(self.box_id, self.editor.versions[self.box_id], {"state": "accepted"})
+        super().reapply()
         self._select = [self.box_id]
-
-    def revert(self) -> None:
-        self._write(self.box_id, self.editor.versions[self.box_id], {"state": "deleted"})
 
 
 class BulkState(StoreCommand):
@@ -203,7 +230,6 @@ class BulkState(StoreCommand):
         self.threshold = float(threshold)
         self.state = state
         self.count = 0
-        self._edit_id: int | None = None
 
     def apply(self) -> None:
         project, author = self.editor.project, self.editor.author
@@ -215,20 +241,57 @@ class BulkState(StoreCommand):
         latest = history(project, "box", author=author, limit=1)
         if not latest or latest[0].action != "bulk_state":
             raise StoreError("could not find the bulk edit just made in the edit log; it cannot be undone here")
-        self._took(latest[0])
+        self.heads = [latest[0].id]
+        _book_versions(self.editor.versions, latest[0])
         self.count = count
 
-    def reapply(self) -> None:
-        self._took(revert_edit(self.editor.project, self._edit_id, action="redo", author=self.editor.author))
 
-    def revert(self) -> None:
-        self._took(revert_edit(self.editor.project, self._edit_id, action="undo", author=self.editor.author))
+class SetStatus(StoreCommand):
+    """Set an image's review status (done, skipped, in progress, new) as an undoable step."""
 
-    def _took(self, edit: EditData) -> None:
-        self._edit_id = edit.id
-        for box_id, _state, version in edit.after["boxes"]:
-            self.editor.versions[box_id] = version
+    def __init__(self, editor: EditorHooks, image_id: int, status: str, text: str | None = None) -> None:
+        super().__init__(editor, image_id, text or f"Mark image {STATUS_NAMES.get(status, status)}")
+        self.status = status
+        self.changed = False
+
+    def apply(self) -> None:
+        self.heads = set_review_status(self.editor.project, self.image_id, self.status, author=self.editor.author)
+        self.changed = bool(self.heads)
+        if not self.heads:
+            self.setObsolete(True)  # already so: no undo step
+
+
+_LOGGED_TEXT = {"create": "Draw box", "update": "Edit box", "accept": "Accept box", "reject": "Reject box",
+                "delete": "Delete box", "bulk_state": "Set state of boxes"}
+
+
+class LoggedEdit(StoreCommand):
+    """An edit made before this session, read back from the edit log so undo survives a restart.
+
+    Pushing it changes nothing (the edit is already in the store); undo and redo revert through
+    the log like every other command.
+    """
+
+    def __init__(self, editor: EditorHooks, edit: UndoableEdit) -> None:
+        if edit.entity == "image":
+            status = (edit.after or {}).get("status")
+            text = f"Mark image {STATUS_NAMES.get(status, status)}" if status else "Edit image"
+        else:
+            text = _LOGGED_TEXT.get(edit.action, "Edit box")
+        super().__init__(editor, edit.image_id if edit.image_id is not None else -1, f"{text} (earlier session)")
+        self.edit = edit
+        self.heads = [edit.head_id]
+        if edit.entity == "box" and edit.entity_id is not None:
+            self.box_ids = [edit.entity_id]
+            if edit.head_version is not None:
+                self.left_at = {edit.entity_id: edit.head_version}
+
+    def redo(self) -> None:
+        if not self.done_once:  # the push: the edit is already in effect
+            self.done_once = True
+            return
+        super().redo()
 
 
 __all__ = ["BoxChange", "BulkState", "CreateBox", "DeleteBox", "EditBox", "EditorHooks", "FAILURES",
-           "StoreCommand"]
+           "LoggedEdit", "STATUS_NAMES", "SetStatus", "StoreCommand"]

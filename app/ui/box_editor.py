@@ -21,12 +21,15 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.store import WIDER_ATTRIBUTES, Project, StoreError, image_dimensions
 from app.store.boxes import BoxData, boxes_of, get_box
-from app.ui.box_commands import BoxChange, BulkState, CreateBox, DeleteBox, EditBox
+from app.store.history import undoable_edits
+from app.ui.box_commands import BoxChange, BulkState, CreateBox, DeleteBox, EditBox, LoggedEdit, SetStatus
 from app.ui.box_scene import SCORED_SOURCES, BoxScene
 
 ATTRIBUTE_FIELDS = (*WIDER_ATTRIBUTES, "ignore")
 """What ``set_attributes`` may change."""
 _PHASES = {"do": "", "undo": "Undo of ", "redo": "Redo of "}
+UNDO_FROM_LOG = 200
+"""How many of the author's earlier edits (from the edit log) a newly opened project can undo."""
 
 
 class BoxEditor(QObject):
@@ -49,6 +52,8 @@ class BoxEditor(QObject):
         self.versions: dict[int, int] = {}
         self._image_id: int | None = None
         self._batch: list[tuple[int, tuple]] | None = None
+        self.keep_drawing = False
+        """After a box is drawn stay in draw mode (``True``), or go back to select (the default)."""
         scene.box_drawn.connect(self._on_drawn)
         scene.geometry_edited.connect(self._on_geometry)
         scene.edit_batch.connect(self._on_batch)
@@ -60,11 +65,15 @@ class BoxEditor(QObject):
         return self._author or (self.project.author if self.project is not None else None)
 
     def set_project(self, project: Project | None) -> None:
-        """Edit another project: shows no image and clears the undo stack (its commands name the old one)."""
+        """Edit another project: shows no image; the undo stack becomes this author's edits still in
+        effect in the project's edit log (``LoggedEdit``), so undo goes on where the last session left it."""
         self.undo_stack.clear()
         self.project = project
         self.versions.clear()
         self.load(None)
+        if project is not None:
+            for edit in undoable_edits(project, self.author, limit=UNDO_FROM_LOG):
+                self.undo_stack.push(LoggedEdit(self, edit))
 
     # -- loading -----------------------------------------------------------------------------
     @property
@@ -142,7 +151,19 @@ class BoxEditor(QObject):
         self._set_state(self.selected_boxes(), "accepted", "Accept")
 
     def reject_selected(self) -> None:
-        self._set_state(self.selected_boxes(), "rejected", "Reject")
+        """Reject the selected model/pseudo boxes (a drawn box is deleted with Del, not rejected)."""
+        boxes = self.selected_boxes()
+        scored = [b for b in boxes if b.source in SCORED_SOURCES]
+        if len(scored) < len(boxes):
+            self.error.emit("N rejects boxes the model proposed; a box a person drew is removed with Del"
+                            + (" (the model boxes of the selection were rejected)" if scored else ""))
+        self._set_state(scored, "rejected", "Reject")
+
+    def set_status(self, image_id: int, status: str) -> bool:
+        """Set an image's review status as an undo step; ``False`` when it already had it (or failed)."""
+        command = SetStatus(self, image_id, status)
+        self.undo_stack.push(command)
+        return command.changed  # a plain attribute: Qt deletes an obsolete command on push
 
     def nudge_selected(self, dx: float, dy: float) -> None:
         """Shift the selected boxes by ``dx, dy`` pixels (stopping at the image border): one undo step."""
@@ -200,6 +221,8 @@ class BoxEditor(QObject):
     # -- scene gestures ----------------------------------------------------------------------
     def _on_drawn(self, x1: float, y1: float, x2: float, y2: float) -> None:
         self.create_box((x1, y1, x2, y2))
+        if not self.keep_drawing:
+            self.set_mode("select")
 
     def _on_geometry(self, box_id: int, xyxy: tuple) -> None:
         if self._batch is not None:

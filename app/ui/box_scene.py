@@ -38,6 +38,8 @@ class BoxScene(QGraphicsScene):
     geometry_edited = Signal(int, object)
     """``(box_id, (x1, y1, x2, y2))`` after a move or resize ended (whole pixels)."""
     edit_batch = Signal(bool)
+    mode_changed = Signal(str)
+    """``"select"`` or ``"draw"``: the toolbar's toggle and the cursor follow it."""
     """``True`` before and ``False`` after several ``geometry_edited`` from one gesture."""
 
     def __init__(self, parent=None) -> None:
@@ -188,6 +190,7 @@ class BoxScene(QGraphicsScene):
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        changed = mode != self._mode
         self._mode = mode
         self._cancel_rubber()
         for view in self.views():
@@ -195,6 +198,8 @@ class BoxScene(QGraphicsScene):
                 view.viewport().setCursor(Qt.CursorShape.CrossCursor)
             else:
                 view.viewport().unsetCursor()
+        if changed:
+            self.mode_changed.emit(mode)
 
     def mode(self) -> str:
         return self._mode

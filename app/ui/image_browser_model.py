@@ -62,20 +62,20 @@ def load_thumbnail(path: Path, width: int = THUMB_WIDTH) -> QImage | None:
 
 
 class _ThumbSignals(QObject):
-    ready = Signal(int, object)  # image id, QImage or None
+    ready = Signal(int, int, object)  # generation, image id, QImage or None
 
 
 class _ThumbJob(QRunnable):
-    def __init__(self, image_id: int, path: Path, signals: _ThumbSignals) -> None:
+    def __init__(self, generation: int, image_id: int, path: Path, signals: _ThumbSignals) -> None:
         super().__init__()
-        self.image_id, self.path, self.signals = image_id, path, signals
+        self.generation, self.image_id, self.path, self.signals = generation, image_id, path, signals
 
     def run(self) -> None:
         try:
             thumb = load_thumbnail(self.path)
         except Exception:  # noqa: BLE001 - a bad file shows no thumbnail, never a crash
             thumb = None
-        self.signals.ready.emit(self.image_id, thumb)
+        self.signals.ready.emit(self.generation, self.image_id, thumb)
 
 
 class ImageBrowserModel(QAbstractListModel):
@@ -92,6 +92,7 @@ class ImageBrowserModel(QAbstractListModel):
         self._pool.setMaxThreadCount(2)
         self._signals = _ThumbSignals()
         self._signals.ready.connect(self._on_thumb)
+        self._generation = 0
         self.thumbnails_enabled = True
 
     # -- rows ------------------------------------------------------------------------------
@@ -100,6 +101,13 @@ class ImageBrowserModel(QAbstractListModel):
         self._rows = list(rows)
         self._row_of = {r.id: i for i, r in enumerate(self._rows)}
         self.endResetModel()
+
+    def clear_thumbnails(self) -> None:
+        """Forget every thumbnail, those still being made included: image ids are per project, so
+        after a project switch id 3 is another file (call before ``set_rows`` of the new project)."""
+        self._generation += 1
+        self._thumbs.clear()
+        self._pending.clear()
 
     def update_rows(self, rows: Iterable[ImageSummary]) -> None:
         """Replace the summaries of some images in place (after an edit)."""
@@ -160,9 +168,11 @@ class ImageBrowserModel(QAbstractListModel):
         if r.id in self._pending:
             return
         self._pending.add(r.id)
-        self._pool.start(_ThumbJob(r.id, self._path_of(r), self._signals))
+        self._pool.start(_ThumbJob(self._generation, r.id, self._path_of(r), self._signals))
 
-    def _on_thumb(self, image_id: int, thumb) -> None:
+    def _on_thumb(self, generation: int, image_id: int, thumb) -> None:
+        if generation != self._generation:
+            return  # made for the previous project's image of this id
         self._pending.discard(image_id)
         self._thumbs[image_id] = thumb
         while len(self._thumbs) > THUMB_CACHE:

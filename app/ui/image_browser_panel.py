@@ -38,6 +38,7 @@ class ImageBrowserPanel(QWidget):
         self.view.setObjectName("imageBrowser")
         self.view.setModel(self.proxy)
         self.view.setUniformItemSizes(True)
+        self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)  # Ctrl/Shift-click for several
         self.view.setIconSize(QSize(64, 48))
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.status_filter = QComboBox()

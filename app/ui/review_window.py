@@ -7,6 +7,7 @@ wires them: which image is shown, keyboard actions from ``app.ui.keymap``, the s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -18,23 +19,26 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QPlainTextEdit,
     QScrollArea,
     QSlider,
     QTabWidget,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from app.store import (
     NotFoundError,
+    boxes_of,
     Project,
     StoreError,
     image_summaries,
     review_queue,
-    set_review_status,
 )
 from app.ui.box_attributes import BoxAttributePanel
+from app.ui.box_commands import STATUS_NAMES
 from app.ui.box_editor import BoxEditor
 from app.ui.box_scene import BoxScene
 from app.ui.detect_panel import DetectPanel
@@ -44,6 +48,7 @@ from app.ui.histogram import LuminanceHistogram
 from app.ui.image_browser_panel import ImageBrowserPanel
 from app.ui.keymap import KEYMAP
 from app.ui.model_loop import ModelLoop
+from app.ui.notice_bar import NoticeBar
 from app.ui.paired_views import PairedViews
 from app.ui.qimage import to_qimage
 from app.jobs.image_pipeline import ImagePipeline
@@ -57,6 +62,13 @@ FRAME_ALLOWANCE = 64
 DOCK_WIDTH = {"imagesDock": 260, "panelsDock": 380}
 """Initial dock widths in pixels."""
 MAX_RECENT = 8
+DEFAULT_MIN_SCORE = 50
+"""The min-score slider of a project opened for the first time (hundredths)."""
+STATUS_ACTIONS = {"mark_done": "done", "mark_skipped": "skipped", "mark_in_progress": "in_progress",
+                  "mark_new": "new"}
+"""Keymap actions that set the shown image's review status."""
+ADVANCING = ("done", "skipped")
+"""Statuses that end the image's review: setting one goes on to the next image of the list."""
 
 
 class ReviewWindow(QMainWindow):
@@ -71,11 +83,21 @@ class ReviewWindow(QMainWindow):
         self.current_image_id: int | None = None
         self._rgb: np.ndarray | None = None
         self.undo_stack = QUndoStack(self)
+        self._undo_index = 0
+        self._restoring_history = False
+        self._warned_done: set[int] = set()
         self._sample_job = None
 
         self.scene = BoxScene(self)
         self.views = PairedViews(self.scene)
-        self.setCentralWidget(self.views)
+        self.notice = NoticeBar()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.notice)
+        column.addWidget(self.views, 1)
+        self.setCentralWidget(central)
         self.editor = BoxEditor(None, self.scene, self.undo_stack)
         # owned by the application, not the window: a window deleted without close() must not
         # destroy the pipeline's running QThreads (that aborts the process); it is stopped instead
@@ -94,8 +116,14 @@ class ReviewWindow(QMainWindow):
         self.views.zoom_changed.connect(lambda _z: self._refresh_status())
         for view in self.views.views():
             view.space_tapped.connect(self.mark_done)
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            view.customContextMenuRequested.connect(lambda pos, v=view: self._status_menu(v.mapToGlobal(pos)))
+        browser = self.browser_panel.view
+        browser.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        browser.customContextMenuRequested.connect(self._on_browser_menu)
+        self.undo_stack.indexChanged.connect(self._on_undo_index)
         self.editor.boxes_changed.connect(self._on_boxes_changed)
-        self.editor.error.connect(self._log)
+        self.editor.error.connect(lambda text: self.notify(text, "warning"))
         self.previewer.preview_ready.connect(self._on_enhanced)
         self.previewer.full_ready.connect(self._on_enhanced)
         self.previewer.failed.connect(lambda _k, msg: self._log(msg))
@@ -182,12 +210,15 @@ class ReviewWindow(QMainWindow):
     def _create_actions(self) -> None:
         slots = {
             "next_image": lambda: self.step(1), "previous_image": lambda: self.step(-1),
-            "next_unreviewed": self.next_unreviewed, "mark_done": self.mark_done,
+            "next_unreviewed": self.next_unreviewed,
+            **{name: (lambda _=False, st=status: self.set_status(st)) for name, status in STATUS_ACTIONS.items()},
             "draw_mode": lambda: self.editor.set_mode("draw"), "select_mode": self._select_mode,
             "delete_box": self.editor.delete_selected, "accept_box": self.editor.accept_selected,
             "reject_box": self.editor.reject_selected, "accept_all": self.accept_all,
             "nudge_left": lambda: self._nudge(-1, 0), "nudge_right": lambda: self._nudge(1, 0),
             "nudge_up": lambda: self._nudge(0, -1), "nudge_down": lambda: self._nudge(0, 1),
+            "nudge_left_far": lambda: self._nudge(-10, 0), "nudge_right_far": lambda: self._nudge(10, 0),
+            "nudge_up_far": lambda: self._nudge(0, -10), "nudge_down_far": lambda: self._nudge(0, 10),
             "undo": self.undo_stack.undo, "redo": self.undo_stack.redo,
             "toggle_boxes": self.toggle_boxes, "fit": self.views.fit, "actual_size": self.views.actual_size,
             "zoom_in": lambda: self.views.zoom_by(ZOOM_STEP), "zoom_out": lambda: self.views.zoom_by(1 / ZOOM_STEP),
@@ -207,6 +238,8 @@ class ReviewWindow(QMainWindow):
             menu = menus.get(b.group) or self.menuBar().addMenu(f"&{b.group}")
             menus[b.group] = menu
             menu.addAction(action)
+        self.menus = menus
+        self._add_tools(menus["Edit"], menus["View"])
         open_action = QAction("Open project…", self)
         open_action.setShortcut(QKeySequence.StandardKey.Open)
         open_action.triggered.connect(self._choose_project)
@@ -221,6 +254,35 @@ class ReviewWindow(QMainWindow):
         from app.ui.fetch_weights_dialog import add_models_menu
 
         add_models_menu(self)  # Models → Get the authors' SRN model…
+
+    def _add_tools(self, edit_menu: QMenu, view_menu: QMenu) -> None:
+        """The draw/select toggle (toolbar and Edit menu: the mode is always visible), the option to
+        keep drawing after a box, and the View menu's way back to a closed panel."""
+        self.draw_toggle = QAction("Draw boxes (W)", self)
+        self.draw_toggle.setObjectName("drawToggle")
+        self.draw_toggle.setCheckable(True)
+        self.draw_toggle.setToolTip("Drag on the image to draw a face box; Esc or a click here goes back to select")
+        self.draw_toggle.toggled.connect(lambda on: self.editor.set_mode("draw" if on else "select"))
+        self.scene.mode_changed.connect(lambda mode: self.draw_toggle.setChecked(mode == "draw"))
+        self.keep_drawing = QAction("Stay in draw mode after a box", self)
+        self.keep_drawing.setObjectName("keepDrawing")
+        self.keep_drawing.setCheckable(True)
+        self.keep_drawing.setChecked(self._settings.value("review/keep_drawing", False, type=bool))
+        self.keep_drawing.toggled.connect(self._on_keep_drawing)
+        self._on_keep_drawing(self.keep_drawing.isChecked())
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.keep_drawing)
+        self.tools = QToolBar("Tools", self)
+        self.tools.setObjectName("toolsBar")
+        self.tools.addAction(self.draw_toggle)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.tools)
+        view_menu.addSeparator()
+        for widget in (*self.findChildren(QDockWidget), self.tools):
+            view_menu.addAction(widget.toggleViewAction())
+
+    def _on_keep_drawing(self, on: bool) -> None:
+        self.editor.keep_drawing = on
+        self._settings.setValue("review/keep_drawing", on)
 
     # -- project ---------------------------------------------------------------------------
     def open_project(self, location: str | os.PathLike[str]) -> bool:
@@ -267,23 +329,68 @@ class ReviewWindow(QMainWindow):
 
     def set_project(self, project: Project) -> bool:
         if self.project is not None:
+            self._save_view_state()
             self.project.close()
         self.project = project
-        self.undo_stack.clear()
+        self._warned_done.clear()
         self.pipeline.clear()  # image ids are per project:
         self.current_image_id = None  # the same id in the new project is another image
-        self.editor.set_project(project)
+        self.browser_model.clear_thumbnails()
+        self._restoring_history = True
+        try:
+            self.editor.set_project(project)  # its undo stack: this author's edits still in effect
+        finally:
+            self._restoring_history = False
+            self._undo_index = self.undo_stack.index()
         self.enhance_panel.set_project(project)
         self.detect_panel.set_project(project)
         self.loop.set_project(project)
         self.setWindowTitle(f"DarkFace Studio — {project.path or project.url}")
         self._remember_recent(str(project.path or project.url))
+        self.browser_model.set_rows([])  # the view state below must not touch the old rows
+        state = self._restore_view_state()
         self.reload_browser()
-        if self.browser_proxy.rowCount():
-            self.select_row(0)
-        else:
-            self.show_image(None)
+        if not (state.get("image_id") is not None and self.browser_panel.select_image(int(state["image_id"]))):
+            if self.browser_proxy.rowCount():
+                self.select_row(0)
+            else:
+                self.show_image(None)
         return True
+
+    # -- per-project view state ---------------------------------------------------------------
+    def _state_key(self) -> str:
+        location = str(self.project.path or self.project.url)
+        return "projects/" + hashlib.sha1(location.encode()).hexdigest()[:16]
+
+    def _save_view_state(self) -> None:
+        """Remember the project's order, filters, min score and shown image (reopened as left)."""
+        if self.project is None:
+            return
+        panel, key = self.browser_panel, self._state_key()
+        values = {"order": panel.order_box.currentText(), "status": panel.status_filter.currentText(),
+                  "detections": panel.detections_filter.currentText(), "text": panel.text_filter.text(),
+                  "score_min": panel.score_min.value(), "score_max": panel.score_max.value(),
+                  "min_score": self.confidence.value(), "image_id": self.current_image_id}
+        for name, value in values.items():
+            self._settings.setValue(f"{key}/{name}", value if value is not None else "")
+
+    def _restore_view_state(self) -> dict:
+        """Put the project's saved view state (or the defaults) on the widgets; returns what was saved."""
+        key, panel = self._state_key(), self.browser_panel
+        saved = {name: self._settings.value(f"{key}/{name}")
+                 for name in ("order", "status", "detections", "text", "score_min", "score_max", "min_score",
+                              "image_id")}
+        for combo, name in ((panel.order_box, "order"), (panel.status_filter, "status"),
+                            (panel.detections_filter, "detections")):
+            index = combo.findText(str(saved[name])) if saved[name] else -1
+            combo.setCurrentIndex(max(index, 0))
+        panel.text_filter.setText(str(saved["text"] or ""))
+        panel.score_min.setValue(_as_float(saved["score_min"], 0.0))
+        panel.score_max.setValue(_as_float(saved["score_max"], 1.0))
+        self.confidence.setValue(int(_as_float(saved["min_score"], DEFAULT_MIN_SCORE)))
+        image_id = saved["image_id"]
+        saved["image_id"] = int(image_id) if str(image_id or "").isdigit() else None
+        return saved
 
     def reload_browser(self) -> None:
         if self.project is None:
@@ -316,15 +423,113 @@ class ReviewWindow(QMainWindow):
         queue = [q.image_id for q in review_queue(self.project, "unreviewed", statuses=["new", "in_progress"])]
         after = [i for i in queue if i != self.current_image_id]
         if after:
-            self._select_image(after[0])
+            self.show_image_id(after[0])
+        else:
+            self.notify("No image is left to review: every image is done or skipped"
+                        + (" (but this one)" if queue else "") + ".")
 
     def mark_done(self) -> None:
-        if self.project is None or self.current_image_id is None:
+        self.set_status("done")
+
+    def set_status(self, status: str, image_id: int | None = None) -> None:
+        """Set an image's review status (default: the one shown) as an undo step; done or skipped on
+        the shown image go on to the image that followed it in the list before the change."""
+        image_id = self.current_image_id if image_id is None else image_id
+        if self.project is None or image_id is None:
             return
-        set_review_status(self.project, self.current_image_id, "done")
-        self._update_row(self.current_image_id)
+        shown = image_id == self.current_image_id
+        following = self._following(image_id) if shown and status in ADVANCING else None
+        warning = self._done_warning(image_id) if status == "done" and shown else None
+        selection = self.browser_panel.view.selectionModel()
+        blocked = selection.blockSignals(True)  # the row may leave a filtered list: Qt moves the current
+        try:
+            changed = self.editor.set_status(image_id, status)
+        finally:
+            selection.blockSignals(blocked)
         self._refresh_counts()
-        self.step(1)
+        if shown and status in ADVANCING:
+            if following is not None:
+                self.browser_panel.select_image(following, notify=False)  # Qt may have moved there already
+                self.show_image(following)
+            else:
+                if not self.browser_panel.select_image(image_id, notify=False):
+                    self.show_image_id(image_id)  # keep showing it although the filter no longer lists it
+                self.notify("That was the last image in the list." if changed else
+                            f"The image is already {STATUS_NAMES[status]}; it is the last in the list.")
+        elif shown:
+            self.browser_panel.select_image(image_id, notify=False)
+        if warning is not None and changed:
+            self._warned_done.add(image_id)
+            self.notify(warning, "warning", ("Undo", self.undo_stack.undo))
+
+    def _following(self, image_id: int) -> int | None:
+        """The image listed after ``image_id`` now (``None``: it is last, or not listed)."""
+        row = self.browser_model.row_of(image_id)
+        if row is None:
+            return None
+        index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
+        if not index.isValid():
+            return None
+        following = self.browser_panel.summary_at(index.row() + 1)
+        return following.id if following is not None else None
+
+    def _done_warning(self, image_id: int) -> str | None:
+        """What to say (once per image) when done would make undecided proposals background."""
+        if image_id in self._warned_done:
+            return None
+        boxes = boxes_of(self.project, image_id)  # as stored: a detection may have landed since it was shown
+        threshold = self.scene.confidence_threshold()
+        proposed = [b for b in boxes if b.state == "proposed"]
+        above = [b for b in proposed if b.score is not None and b.score >= threshold]
+        faces = sum(1 for b in boxes if b.state == "accepted")
+        if above:
+            return (f"Marked done with {len(above)} model proposal{'s' if len(above) > 1 else ''} scored "
+                    f"≥ {threshold:.2f} still undecided: training treats them as background. "
+                    "Undo (Ctrl+Z) to go back and decide them.")
+        if faces == 0 and proposed:
+            return (f"Marked done with no faces while the model proposed {len(proposed)}: the whole image "
+                    "becomes background for training. Undo (Ctrl+Z) to go back.")
+        return None
+
+    def _status_menu(self, where, image_ids: list[int] | None = None) -> None:
+        """The review-status menu (views and list): for the shown image, or the images right-clicked."""
+        menu = QMenu(self)
+        if image_ids is None:
+            for name in STATUS_ACTIONS:
+                menu.addAction(self.actions[name])
+        else:
+            for status, label in STATUS_NAMES.items():
+                action = menu.addAction(f"Mark {label}")
+                action.triggered.connect(lambda _=False, st=status: self._set_status_of(image_ids, st))
+        menu.popup(where)
+        self._open_menu = menu
+
+    def _on_browser_menu(self, pos) -> None:
+        ids = self.browser_panel.selected_ids()
+        if ids:
+            self._status_menu(self.browser_panel.view.viewport().mapToGlobal(pos), ids)
+
+    def _set_status_of(self, image_ids: list[int], status: str) -> None:
+        if len(image_ids) == 1 and image_ids[0] == self.current_image_id:
+            self.set_status(status)  # as the key does: done and skipped go on to the next
+            return
+        self.undo_stack.beginMacro(f"Mark {len(image_ids)} images {STATUS_NAMES[status]}")
+        for image_id in image_ids:
+            self.editor.set_status(image_id, status)
+        self.undo_stack.endMacro()
+        self._refresh_counts()
+
+    def _on_undo_index(self, index: int) -> None:
+        """Undo and redo show the image they changed (a mistaken Space is undone where it was made)."""
+        previous, self._undo_index = self._undo_index, index
+        if self._restoring_history or index == previous:
+            return
+        command = self.undo_stack.command(index if index < previous else index - 1)
+        image_id = getattr(command, "image_id", None)
+        if image_id is None and command is not None and command.childCount():
+            image_id = getattr(command.child(0), "image_id", None)
+        if image_id is not None and image_id >= 0 and image_id != self.current_image_id:
+            self.show_image_id(image_id)
 
     def _select_image(self, image_id: int, load: bool = True) -> None:
         self.browser_panel.select_image(image_id, notify=load)
@@ -415,10 +620,7 @@ class ReviewWindow(QMainWindow):
         self.editor.set_mode("select")
 
     def _nudge(self, dx: int, dy: int) -> None:
-        from PySide6.QtWidgets import QApplication
-
-        step = 10 if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier else 1
-        self.editor.nudge_selected(dx * step, dy * step)
+        self.editor.nudge_selected(dx, dy)
 
     def accept_all(self) -> None:
         self.editor.accept_all_above(self.confidence.value() / 100)
@@ -490,6 +692,13 @@ class ReviewWindow(QMainWindow):
         self.log_panel.appendPlainText(text)
         self.statusBar().showMessage(text, 10_000)
 
+    def notify(self, text: str, kind: str = "info", action=None) -> None:
+        """Say ``text`` above the views (non-modal) and in the log; ``kind``: info, warning, error."""
+        self.log_panel.appendPlainText(text)
+        if action is None and kind == "error":
+            action = ("Show log", lambda: self.show_panel(self.log_panel))
+        self.notice.show_notice(text, kind, action)
+
     # -- settings, files, drag and drop ----------------------------------------------------
     def show_on_screen(self) -> None:
         """Show the window; maximized on a first launch when the default size (plus the window
@@ -513,12 +722,17 @@ class ReviewWindow(QMainWindow):
         self.views.set_layout(str(self._settings.value("review/layout", "side")))
 
     def _remember_recent(self, location: str) -> None:
-        recent = [r for r in (self._settings.value("review/recent") or []) if r != location]
+        recent = [r for r in self.recent_projects() if r != location]
         self._settings.setValue("review/recent", [location, *recent][:MAX_RECENT])
         self._fill_recent()
 
     def recent_projects(self) -> list[str]:
-        return list(self._settings.value("review/recent") or [])
+        """Most recent first. QSettings gives a one-item list back as a plain string (INI files,
+        some platforms' stores): that is one location, never a list of its characters."""
+        value = self._settings.value("review/recent")
+        if not value:
+            return []
+        return [value] if isinstance(value, str) else [str(v) for v in value if v]
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -604,6 +818,7 @@ class ReviewWindow(QMainWindow):
         self.browser_model.wait_for_thumbnails(5000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_view_state()
         self._settings.setValue("review/geometry", self.saveGeometry())
         self._settings.setValue("review/state", self.saveState())
         self._settings.setValue("review/layout", self.views.layout_name())
@@ -611,6 +826,13 @@ class ReviewWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         super().closeEvent(event)
+
+
+def _as_float(value, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
