@@ -177,12 +177,14 @@ def test_window_opens_the_sample_night_images_when_ready(qtbot, qt_settings, tmp
     qtbot.addWidget(window)
     window.show()
     job = window.start_sample_project(tmp_path, **SMALL)
-    assert "Preparing the sample project" in window.statusBar().currentMessage()
+    # said in the empty views, where a newcomer looks, not in a status bar below the screen edge
+    assert "Preparing the sample project" in window.view_message.text()
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
     night = tmp_path / SAMPLE_NAME / "night"
     assert window.project.path == folder_project_path(night)
-    assert window.statusBar().currentMessage().startswith("Sample project ready")
+    assert window.notice.text().startswith("Sample project ready")
+    assert window.view_message.text() == ""  # the progress message is gone once the images show
     assert window.browser_model.rowCount() == 3
     # It opens at the first image whose proposals the window shows at its min score (1.png if any).
     summary = window.browser_model.summary(window.browser_model.row_of(window.current_image_id))

@@ -118,7 +118,8 @@ def test_the_window_names_a_damaged_or_read_only_project_and_keeps_what_it_shows
     foreign = tmp_path / "other.db"
     foreign.write_bytes(b"\x00" * 4096)
     assert not window.open_project(foreign)
-    assert f"{foreign}: not a project database" in window.statusBar().currentMessage()
+    assert f"{foreign}: not a project database" in window.notice.text()
+    assert window.notice.kind() == "error"
     assert window.windowTitle() == shown
 
     write_images(tmp_path / "more", ["c.png"])
@@ -128,7 +129,7 @@ def test_the_window_names_a_damaged_or_read_only_project_and_keeps_what_it_shows
     _immutable(locked)
     release(locked)
     assert not window.open_project(locked)
-    message = window.statusBar().currentMessage()
+    message = window.notice.text()
     assert str(locked) in message and "cannot write" in message
     assert window.windowTitle() == shown
     assert window.browser_model.rowCount() == 2  # the project it showed is still there

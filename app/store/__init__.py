@@ -20,7 +20,10 @@ from app.store.boxes import (
     update_box,
 )
 from app.store.detections import (
+    DetectionRunData,
+    ModelVersionData,
     add_detections,
+    detection_runs,
     model_versions,
     record_detections,
     register_model,
@@ -49,7 +52,7 @@ from app.store.summaries import ImageSummary, image_summaries
 from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 
 __all__ = [
-    "QUEUE_ORDERS", "REVIEW_STATUSES", "WIDER_ATTRIBUTES", "BoxData", "ImageSummary", "ProjectStats", "image_summaries", "project_stats", "add_detections", "start_detection_run", "ConflictError", "DatabaseFailure", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
+    "QUEUE_ORDERS", "REVIEW_STATUSES", "WIDER_ATTRIBUTES", "BoxData", "ImageSummary", "ProjectStats", "image_summaries", "project_stats", "add_detections", "start_detection_run", "DetectionRunData", "ModelVersionData", "detection_runs", "ConflictError", "DatabaseFailure", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
     "NotAProjectError", "NotFoundError", "OutsideRootsError", "Project", "ProjectBusyError", "ReadOnlyProjectError", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
     "assign", "box_counts", "boxes_of", "create_box", "delete_box", "get_box", "history", "image_dimensions", "image_file",
     "import_images", "import_labels", "model_versions", "move_box", "record_detections", "redo_last",

@@ -239,10 +239,12 @@ def delete_box(project: Project, box_id: int, expected_version: int, **kw) -> Bo
 
 def set_state_by_score(project: Project, state: str, *, above: float | None = None, below: float | None = None,
                        image_ids: Iterable[int] | None = None, sources: Iterable[str] = ("model", "pseudo"),
-                       from_states: Iterable[str] = ("proposed",), author: str | None = None) -> int:
+                       from_states: Iterable[str] = ("proposed",), run_ids: Iterable[int] | None = None,
+                       author: str | None = None) -> int:
     """Accept (or reject) every box scored ``>= above`` (or ``< below``): one transaction, one log row.
 
-    Only boxes from ``sources`` in ``from_states`` are touched (by default: model proposals).
+    Only boxes from ``sources`` in ``from_states`` are touched (by default: model proposals), and
+    with ``run_ids`` only those of these detection runs (the run the window shows).
     Returns the number of boxes changed.
     """
     if state not in BOX_STATES:
@@ -254,6 +256,8 @@ def set_state_by_score(project: Project, state: str, *, above: float | None = No
     query = query.where(Box.score >= above) if above is not None else query.where(Box.score < below)
     if image_ids is not None:
         query = query.where(Box.image_id.in_(list(image_ids)))
+    if run_ids is not None:
+        query = query.where(Box.detection_run_id.in_(list(run_ids)))
     author = author or project.author
     with project.write() as s:
         rows = s.execute(query.order_by(Box.id)).all()

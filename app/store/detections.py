@@ -82,6 +82,36 @@ def model_versions(project: Project) -> list[ModelVersionData]:
         return [ModelVersionData.from_row(m) for m in s.scalars(select(ModelVersion).order_by(ModelVersion.id))]
 
 
+@dataclass(frozen=True)
+class DetectionRunData:
+    """A detection run as the window lists it: which model, raw or enhanced, when, how many images."""
+
+    id: int
+    model_version_id: int | None
+    model_name: str | None
+    enhanced: bool
+    created_at: datetime
+    image_count: int
+
+    def title(self) -> str:
+        """"run 3 · demo model · enhanced · 12-03 10:04": tells two runs on one image apart."""
+        model = self.model_name or "no model"
+        return (f"run {self.id} · {model} · {'enhanced' if self.enhanced else 'raw'} · "
+                f"{self.created_at:%m-%d %H:%M}")
+
+
+def detection_runs(project: Project, run_ids: Iterable[int] | None = None) -> list[DetectionRunData]:
+    """Detection runs (all, or ``run_ids``), newest first, with their model's name."""
+    query = (select(DetectionRun, ModelVersion.name)
+             .outerjoin(ModelVersion, ModelVersion.id == DetectionRun.model_version_id)
+             .order_by(DetectionRun.id.desc()))
+    if run_ids is not None:
+        query = query.where(DetectionRun.id.in_(list(run_ids)))
+    with project.read() as s:
+        return [DetectionRunData(run.id, run.model_version_id, name, bool(run.enhanced), run.created_at,
+                                 len((run.settings or {}).get("image_ids", []))) for run, name in s.execute(query)]
+
+
 Detections = Mapping[int, tuple[np.ndarray, np.ndarray]] | Iterable[tuple[int, np.ndarray, np.ndarray]]
 
 

@@ -9,17 +9,20 @@
   on both sides) first. Only images that both a raw and an enhanced run covered take part.
 * ``path``: by root and path.
 
+Paths sort naturally, as a file manager lists them: ``2.png`` before ``10.png``.
+
 Every order can be limited to one assignee and to some review statuses.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from app.store.errors import StoreError
 from app.store.models import Box, DetectionRun, Image
@@ -37,6 +40,15 @@ class QueueItem:
     assignee: str | None
     key: float | None = None
     """The value the order sorts by (distance to the threshold, disagreement count), when it has one."""
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(path: str) -> tuple:
+    """Sort key reading digit runs as numbers (``img2`` < ``img10``), case-insensitive otherwise."""
+    parts = _DIGITS.split(path)
+    return tuple((0, int(p), p) if i % 2 else (1, p.casefold(), p) for i, p in enumerate(parts))
 
 
 def _filtered(query, assignee: str | None, statuses: Iterable[str] | None):
@@ -72,22 +84,21 @@ def review_queue(project: Project, order: str = "unreviewed", *, assignee: str |
     cols = (Image.id, Image.rel_path, Image.status, Image.assignee)
     with project.read() as s:
         if order in ("unreviewed", "path"):
-            rank = case({"new": 0, "in_progress": 1, "skipped": 2, "done": 3}, value=Image.status, else_=4)
-            keys = (rank, Image.root_id, Image.rel_path) if order == "unreviewed" else (Image.root_id, Image.rel_path)
-            query = _filtered(select(*cols).order_by(*keys, Image.id), assignee, statuses)
-            if limit is not None:
-                query = query.limit(limit)
-            return [QueueItem(*r) for r in s.execute(query)]
+            rows = s.execute(_filtered(select(*cols, Image.root_id), assignee, statuses)).all()
+            rank = {"new": 0, "in_progress": 1, "skipped": 2, "done": 3}
+            if order == "unreviewed":
+                rows.sort(key=lambda r: (rank.get(r.status, 4), r.root_id, natural_key(r.rel_path), r.id))
+            else:
+                rows.sort(key=lambda r: (r.root_id, natural_key(r.rel_path), r.id))
+            return [QueueItem(r.id, r.rel_path, r.status, r.assignee) for r in rows[:limit]]
         if order == "lowest_confidence":
             closeness = (select(Box.image_id, func.min(func.abs(Box.score - threshold)).label("d"))
                          .where(Box.state == "proposed", Box.source.in_(["model", "pseudo"]), Box.score.is_not(None))
                          .group_by(Box.image_id).subquery())
-            query = (select(*cols, closeness.c.d).outerjoin(closeness, closeness.c.image_id == Image.id)
-                     .order_by(case((closeness.c.d.is_(None), 1), else_=0), closeness.c.d, Image.rel_path, Image.id))
-            query = _filtered(query, assignee, statuses)
-            if limit is not None:
-                query = query.limit(limit)
-            return [QueueItem(r.id, r.rel_path, r.status, r.assignee, r.d) for r in s.execute(query)]
+            query = select(*cols, closeness.c.d).outerjoin(closeness, closeness.c.image_id == Image.id)
+            rows = s.execute(_filtered(query, assignee, statuses)).all()
+            rows.sort(key=lambda r: (r.d is None, r.d or 0.0, natural_key(r.rel_path), r.id))
+            return [QueueItem(r.id, r.rel_path, r.status, r.assignee, r.d) for r in rows[:limit]]
         # disagreement
         boxes = s.execute(
             select(Box.image_id, DetectionRun.enhanced, Box.x1, Box.y1, Box.x2, Box.y2)
@@ -107,5 +118,5 @@ def review_queue(project: Project, order: str = "unreviewed", *, assignee: str |
             count = unmatched_count(np.array(kinds[False], float), np.array(kinds[True], float))
             r = images[image_id]
             scored.append(QueueItem(r.id, r.rel_path, r.status, r.assignee, float(count)))
-    scored.sort(key=lambda q: (-q.key, q.rel_path, q.image_id))
+    scored.sort(key=lambda q: (-q.key, natural_key(q.rel_path), q.image_id))
     return scored[:limit] if limit is not None else scored

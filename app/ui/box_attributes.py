@@ -84,8 +84,10 @@ class BoxAttributePanel(QWidget):
             return "No box selected"
         w, h = box.x2 - box.x1 + 1, box.y2 - box.y1 + 1
         score = "" if box.score is None else f" · score {box.score:.3f}"
-        return (f"Box {box.id}: {box.source}, {box.state}{score}\n"
-                f"{w:g} × {h:g} px at ({box.x1:g}, {box.y1:g})")
+        run = "" if box.detection_run_id is None else f" · from detection run {box.detection_run_id}"
+        # whole pixels, as for a drawn box: a model's sub-pixel corners say nothing a reviewer can use
+        return (f"Box {box.id}: {box.source}, {box.state}{score}{run}\n"
+                f"{round(w)} × {round(h)} px at ({round(box.x1)}, {round(box.y1)})")
 
     def _attribute_edited(self, name: str) -> None:
         if self._box is not None:

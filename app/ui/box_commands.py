@@ -224,17 +224,19 @@ class BulkState(StoreCommand):
     """
 
     def __init__(self, editor: EditorHooks, image_id: int, threshold: float, state: str = "accepted",
-                 text: str | None = None) -> None:
+                 text: str | None = None, run_id: int | None = None) -> None:
         verb = {"accepted": "Accept", "rejected": "Reject"}.get(state, "Set")
         super().__init__(editor, image_id, text or f"{verb} all scored ≥ {threshold:.2f}")
         self.threshold = float(threshold)
         self.state = state
+        self.run_id = run_id
+        """Only this detection run's proposals (the run shown); ``None``: every run's."""
         self.count = 0
 
     def apply(self) -> None:
         project, author = self.editor.project, self.editor.author
         count = set_state_by_score(project, self.state, above=self.threshold, image_ids=[self.image_id],
-                                   author=author)
+                                   run_ids=None if self.run_id is None else [self.run_id], author=author)
         if count == 0:
             self.setObsolete(True)  # nothing changed: no undo step
             return

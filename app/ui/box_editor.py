@@ -39,6 +39,9 @@ class BoxEditor(QObject):
     """A command (or its undo/redo) changed boxes of this image id in the store."""
     selection_changed = Signal(object)
     """The single selected box as now shown (``BoxData``), or ``None``."""
+    image_loaded = Signal(object)
+    """``load`` put this image id's boxes (``None``: none) in the scene: another image, or new boxes
+    of the same one (a detection that just finished); ``boxes_changed`` covers the editor's own edits."""
     error = Signal(str)
     """An edit could not be stored; the message says why and what happened to it."""
 
@@ -88,6 +91,7 @@ class BoxEditor(QObject):
         if image_id is None:
             self._image_id = None
             self.scene.clear_boxes()
+            self.image_loaded.emit(None)
             self._emit_selection()
             return
         if self.project is None:
@@ -98,6 +102,7 @@ class BoxEditor(QObject):
             self.scene.set_image_size(width, height)
         self._image_id = image_id
         self.scene.set_boxes(boxes_of(self.project, image_id))
+        self.image_loaded.emit(image_id)
         self._emit_selection()
 
     def refresh(self) -> None:
@@ -184,11 +189,13 @@ class BoxEditor(QObject):
         """
         if self._image_id is None:
             return 0
+        run = self.scene.shown_run()  # proposals of a run the views do not show are not accepted unseen
         candidates = [b for b in self.scene.boxes() if b.state == "proposed" and b.source in SCORED_SOURCES
-                      and b.score is not None and b.score >= threshold]
+                      and b.score is not None and b.score >= threshold
+                      and (run is None or b.detection_run_id in (None, run))]
         if not candidates:
             return 0
-        command = BulkState(self, self._image_id, threshold)
+        command = BulkState(self, self._image_id, threshold, run_id=run)
         self.undo_stack.push(command)
         return command.count  # a plain attribute: Qt may already have deleted an obsolete command
 

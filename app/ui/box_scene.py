@@ -38,6 +38,8 @@ class BoxScene(QGraphicsScene):
     geometry_edited = Signal(int, object)
     """``(box_id, (x1, y1, x2, y2))`` after a move or resize ended (whole pixels)."""
     edit_batch = Signal(bool)
+    visibility_changed = Signal()
+    """The min score or the show-boxes toggle changed which boxes the views show."""
     mode_changed = Signal(str)
     """``"select"`` or ``"draw"``: the toolbar's toggle and the cursor follow it."""
     """``True`` before and ``False`` after several ``geometry_edited`` from one gesture."""
@@ -47,6 +49,7 @@ class BoxScene(QGraphicsScene):
         self._items: dict[int, BoxItem] = {}
         self._mode = "select"
         self._threshold = 0.0
+        self._shown_run: int | None = None
         self._boxes_visible = True
         self._labels_visible = True
         self._rubber: QGraphicsRectItem | None = None
@@ -153,6 +156,23 @@ class BoxScene(QGraphicsScene):
     def confidence_threshold(self) -> float:
         return self._threshold
 
+    def set_shown_run(self, run_id: int | None) -> None:
+        """Show the undecided proposals of detection run ``run_id`` only (``None``: of every run).
+
+        Two runs on one image (raw and enhanced, or two models) would draw two look-alike sets;
+        boxes a person decided on (accepted, rejected, edited) show whatever run made them.
+        """
+        self._shown_run = run_id
+        self._refresh_visibility()
+
+    def shown_run(self) -> int | None:
+        return self._shown_run
+
+    def hidden_below_threshold(self) -> int:
+        """Proposals of the shown run(s) that the min score hides (the views say how many)."""
+        return sum(1 for item in self._items.values()
+                   if self._of_shown_run(item.box) and self.hidden_by_score(item.box))
+
     def set_boxes_visible(self, visible: bool) -> None:
         self._boxes_visible = bool(visible)
         self._refresh_visibility()
@@ -174,17 +194,27 @@ class BoxScene(QGraphicsScene):
     def score_labels_visible(self) -> bool:
         return self._labels_visible
 
-    def _shows(self, box: BoxData) -> bool:
-        if not self._boxes_visible:
-            return False
+    def hidden_by_score(self, box: BoxData) -> bool:
+        """Whether the min score hides ``box``: an undecided model/pseudo proposal scored below it."""
         low = box.score is not None and box.score < self._threshold
-        return not (box.state == "proposed" and box.source in SCORED_SOURCES and low)
+        return box.state == "proposed" and box.source in SCORED_SOURCES and low
+
+    def _of_shown_run(self, box: BoxData) -> bool:
+        return (self._shown_run is None or box.state != "proposed" or box.detection_run_id is None
+                or box.detection_run_id == self._shown_run)
+
+    def shows(self, box: BoxData) -> bool:
+        """Whether ``box`` is drawn: boxes on, of the shown run, and not a proposal below the min score."""
+        return self._boxes_visible and self._of_shown_run(box) and not self.hidden_by_score(box)
+
+    _shows = shows
 
     def _refresh_visibility(self) -> None:
         for item in self._items.values():
             item.setVisible(self._shows(item.box))  # hiding an item also deselects it
         self.outlines.setVisible(self._boxes_visible)  # H hides re-detection marks too
         self.outlines.invalidate()
+        self.visibility_changed.emit()
 
     # -- mode --------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:

@@ -91,6 +91,9 @@ class DetectPanel(QWidget):
     run_finished = Signal(int)
     run_ended = Signal()
     """Every run's last word, however it ended (finished, cancelled, failed); after ``run_finished``."""
+    problem = Signal(str)
+    """Something the user must hear about (a failed run, a refused file, nothing to do): the
+    window shows it above the views with a way to this panel's log."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,6 +122,10 @@ class DetectPanel(QWidget):
             self.mode_combo.addItem(text, key)
         self.enhance_check = QCheckBox("Enhance before detection")
         self.enhance_check.setObjectName("detectEnhance")
+        self.include_done = QCheckBox("Also images marked done")
+        self.include_done.setObjectName("detectIncludeDone")
+        self.include_done.setToolTip("“All images” leaves done images alone unless this is on: their review "
+                                     "is finished, and new proposals would need deciding again")
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("detectRun")
         self.cancel_button = QPushButton("Cancel")
@@ -140,6 +147,7 @@ class DetectPanel(QWidget):
         form.addRow("Images", self.scope_combo)
         form.addRow("Mode", self.mode_combo)
         form.addRow(self.enhance_check)
+        form.addRow(self.include_done)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -210,7 +218,7 @@ class DetectPanel(QWidget):
             try:
                 version = self._register(Path(chosen))
             except (StoreError, OSError) as exc:
-                self._log(f"Cannot use {chosen}: {exc}")
+                self._problem(f"Cannot use {chosen}: {exc}")
         if version is None:
             with QSignalBlocker(self.model_combo):
                 self.model_combo.setCurrentIndex(self._model_index)
@@ -244,7 +252,8 @@ class DetectPanel(QWidget):
             if scope == "unreviewed":
                 ids = [q.image_id for q in review_queue(self._project, "unreviewed", statuses=["new", "in_progress"])]
             elif scope == "all":
-                ids = [q.image_id for q in review_queue(self._project, "path")]
+                statuses = None if self.include_done.isChecked() else ["new", "in_progress", "skipped"]
+                ids = [q.image_id for q in review_queue(self._project, "path", statuses=statuses)]
         return list(ids or [])
 
     def _enhancement(self):
@@ -260,11 +269,13 @@ class DetectPanel(QWidget):
             return None
         model = self.selected_model()
         if model is None:
-            self._log("Choose a model first (or load a weights file).")
+            self._problem("Choose a model first (or load a weights file).")
             return None
         ids = self.image_ids() if image_ids is None else list(image_ids)
         if not ids:
-            self._log(f"No images to process in “{self.scope_combo.currentText()}”.")
+            done = "" if self.scope() != "all" or self.include_done.isChecked() else \
+                " (done images are left out unless “Also images marked done” is on)"
+            self._problem(f"No images to process in “{self.scope_combo.currentText()}”{done}.")
             return None
         job = DetectJob(self._project, ids, model.checkpoint_path, model.id, self._enhancement(),
                         self.mode_combo.currentData(), self.device, inference=self.inference,
@@ -325,6 +336,9 @@ class DetectPanel(QWidget):
 
     def _on_finished(self, run_id: int) -> None:
         self._log(f"Run {run_id} finished: {self._summary()}.")
+        if self._counts["failed"]:
+            self.problem.emit(f"Detection run {run_id}: {self._counts['failed']} image(s) could not be read; "
+                              "the Detect tab's log names them.")
         self._end_job()
         self.run_finished.emit(run_id)
         self.run_ended.emit()
@@ -337,7 +351,7 @@ class DetectPanel(QWidget):
         self.run_ended.emit()
 
     def _on_failed(self, message: str) -> None:
-        self._log(message)
+        self._problem(message)
         self._end_job()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
@@ -359,10 +373,14 @@ class DetectPanel(QWidget):
         running = self._job is not None
         has_project = self._project is not None
         self.model_combo.setEnabled(has_project and not running)
-        for widget in (self.scope_combo, self.mode_combo, self.enhance_check):
+        for widget in (self.scope_combo, self.mode_combo, self.enhance_check, self.include_done):
             widget.setEnabled(not running)
         self.run_button.setEnabled(has_project and not running and self.selected_model() is not None)
         self.cancel_button.setEnabled(running)
 
     def _log(self, text: str) -> None:
         self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
+
+    def _problem(self, text: str) -> None:
+        self._log(text)
+        self.problem.emit(text)

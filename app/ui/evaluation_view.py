@@ -97,6 +97,9 @@ class EvaluationView(QWidget):
     open_location = Signal(int, tuple)
     redetect_requested = Signal(int)
     evaluation_finished = Signal(int)
+    problem = Signal(str)
+    """Something the user must hear about (a failed run, a refused file, nothing to do): the
+    window shows it above the views with a way to this panel's log."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -322,7 +325,7 @@ class EvaluationView(QWidget):
         if self._project is None or self.is_running():
             return None
         if model_id is None:
-            self._log("Choose a model version first (load one in the Detect panel).")
+            self._problem("Choose a model version first (load one in the Detect panel).")
             return None
         return self._start(model_id, self.selected_dataset(), self.input_combo.currentData() == "enhanced")
 
@@ -442,7 +445,7 @@ class EvaluationView(QWidget):
         if self._end_detached():
             return
         self._queue = []
-        self._log(message)
+        self._problem(message)
         self._end_job()
 
     def _end_job(self) -> None:
@@ -591,3 +594,7 @@ class EvaluationView(QWidget):
 
     def _log(self, text: str) -> None:
         self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
+
+    def _problem(self, text: str) -> None:
+        self._log(text)
+        self.problem.emit(text)

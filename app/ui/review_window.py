@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QTabWidget,
     QToolBar,
@@ -51,6 +53,8 @@ from app.ui.model_loop import ModelLoop
 from app.ui.notice_bar import NoticeBar
 from app.ui.paired_views import PairedViews
 from app.ui.qimage import to_qimage
+from app.ui.run_picker import RunPicker
+from app.ui.view_overlays import ViewCaption, ViewMessage, method_short_name
 from app.jobs.image_pipeline import ImagePipeline
 from srn.imageio import ImageReadError
 
@@ -99,6 +103,10 @@ class ReviewWindow(QMainWindow):
         column.addWidget(self.views, 1)
         self.setCentralWidget(central)
         self.editor = BoxEditor(None, self.scene, self.undo_stack)
+        self.captions = {view: ViewCaption(view) for view in self.views.views()}
+        self.view_message = ViewMessage(self.views)
+        self.run_picker = RunPicker()
+        self._model_threshold_of: int | None = None
         # owned by the application, not the window: a window deleted without close() must not
         # destroy the pipeline's running QThreads (that aborts the process); it is stopped instead
         self.pipeline = pipeline = ImagePipeline(QCoreApplication.instance())
@@ -118,16 +126,24 @@ class ReviewWindow(QMainWindow):
             view.space_tapped.connect(self.mark_done)
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view: self._status_menu(v.mapToGlobal(pos)))
+        for signal in (self.browser_proxy.layoutChanged, self.browser_proxy.rowsRemoved,
+                       self.browser_proxy.rowsInserted, self.browser_proxy.modelReset):
+            signal.connect(lambda *_: self._refresh_position())  # a filter moved the image's row
         browser = self.browser_panel.view
         browser.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         browser.customContextMenuRequested.connect(self._on_browser_menu)
         self.undo_stack.indexChanged.connect(self._on_undo_index)
         self.editor.boxes_changed.connect(self._on_boxes_changed)
         self.editor.error.connect(lambda text: self.notify(text, "warning"))
+        self.editor.image_loaded.connect(lambda _id: self.run_picker.show_boxes(self.scene.boxes()))
+        self.editor.image_loaded.connect(lambda _id: self._refresh_captions())
+        self.run_picker.shown_run_changed.connect(self._on_shown_run)
+        self.scene.visibility_changed.connect(self._refresh_captions)
         self.previewer.preview_ready.connect(self._on_enhanced)
         self.previewer.full_ready.connect(self._on_enhanced)
-        self.previewer.failed.connect(lambda _k, msg: self._log(msg))
+        self.previewer.failed.connect(lambda _k, msg: self.notify(msg, "error"))
         self.enhance_panel.params_changed.connect(self.previewer.request)
+        self.enhance_panel.params_changed.connect(lambda _p: self._refresh_captions())
         self.enhance_panel.params_committed.connect(self.previewer.request_full)
         self.enhance_panel.params_committed.connect(lambda _p: self._prefetch_neighbours())
         # the image views get the room; a saved layout (restored next) overrides this
@@ -161,6 +177,7 @@ class ReviewWindow(QMainWindow):
         self.detect_panel.enhance_params = self.enhance_panel.params
         self.detect_panel.image_done.connect(self._on_detected)
         self.detect_panel.run_finished.connect(lambda _run: self.reload_browser())
+        self.detect_panel.run_finished.connect(lambda _run: self.run_picker.refresh_runs())
         self.log_panel = QPlainTextEdit()
         self.log_panel.setReadOnly(True)
         self.log_panel.setObjectName("logPanel")
@@ -170,6 +187,8 @@ class ReviewWindow(QMainWindow):
         self.tabs.addTab(enhance, "Enhance")
         self.tabs.addTab(self.detect_panel, "Detect")
         self.loop = ModelLoop(self, self._log)  # after the Detect panel: it listens to its runs
+        for panel in (self.detect_panel, self.loop.training, self.loop.evaluation):
+            panel.problem.connect(lambda text, p=panel: self.notify(text, "error", ("Details", lambda: self.show_panel(p))))
         # scrollable: their plots and tables must not force the dock wider than the image views
         self.tabs.addTab(_scrolling(self.loop.training), "Train")
         self.tabs.addTab(_scrolling(self.loop.evaluation), "Evaluate")
@@ -275,6 +294,16 @@ class ReviewWindow(QMainWindow):
         self.tools = QToolBar("Tools", self)
         self.tools.setObjectName("toolsBar")
         self.tools.addAction(self.draw_toggle)
+        self.tools.addSeparator()
+        self.tools.addWidget(QLabel(" Proposals: "))
+        self.tools.addWidget(self.run_picker)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.tools.addWidget(spacer)
+        self.position_label = QLabel()
+        self.position_label.setObjectName("positionLabel")
+        self.position_label.setToolTip("Where the shown image is in the list, its name and review status")
+        self.tools.addWidget(self.position_label)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.tools)
         view_menu.addSeparator()
         for widget in (*self.findChildren(QDockWidget), self.tools):
@@ -286,17 +315,17 @@ class ReviewWindow(QMainWindow):
 
     # -- project ---------------------------------------------------------------------------
     def open_project(self, location: str | os.PathLike[str]) -> bool:
-        """Open a project (SQLite file or URL); errors go to the status bar and the log."""
+        """Open a project (SQLite file or URL); errors are said above the views and in the log."""
         try:
             project = Project.open(location)
         except (StoreError, OSError) as exc:
-            self._log(f"Could not open {location}: {exc}")
+            self.notify(f"Could not open {location}: {exc}", "error")
             return False
         if project.read_only:  # the window saves every edit as it is made
             project.close()
-            self._log(f"Could not open {location} for review: this user cannot write the file or its folder, "
-                      "and the window saves every edit as it is made. Copy it somewhere writable, or read it "
-                      "with `darkface-studio project stats` / `project export`.")
+            self.notify(f"Could not open {location} for review: this user cannot write the file or its folder, "
+                        "and the window saves every edit as it is made. Copy it somewhere writable, or read it "
+                        "with `darkface-studio project stats` / `project export`.", "error")
             return False
         return self.set_project(project)
 
@@ -307,7 +336,7 @@ class ReviewWindow(QMainWindow):
         try:
             project, messages = open_folder_project(folder)
         except (StoreError, OSError, ValueError) as exc:
-            self._log(f"Could not open {folder}: {exc}")
+            self.notify(f"Could not open {folder}: {exc}", "error")
             return False
         for message in messages:
             self._log(message)
@@ -344,6 +373,7 @@ class ReviewWindow(QMainWindow):
             self._undo_index = self.undo_stack.index()
         self.enhance_panel.set_project(project)
         self.detect_panel.set_project(project)
+        self.run_picker.set_project(project)
         self.loop.set_project(project)
         self.setWindowTitle(f"DarkFace Studio — {project.path or project.url}")
         self._remember_recent(str(project.path or project.url))
@@ -550,13 +580,15 @@ class ReviewWindow(QMainWindow):
             path = self.project.image_path(*self._root_and_path(image_id))
             rgb, enhanced = self.pipeline.open(image_id, path, params)  # what the detector sees is shown
         except (ImageReadError, NotFoundError, StoreError, OSError, ValueError) as exc:
-            self._log(str(exc))
+            self.notify(str(exc), "error")
             self._show_nothing()
             return
         self._rgb = rgb
         self.views.set_images(to_qimage(rgb), to_qimage(enhanced) if enhanced is not None else None)
         self.histogram.set_images(rgb, enhanced)  # no enhanced image yet: ``_on_enhanced`` fills it in
+        self.view_message.clear()
         self._refresh_status()
+        self._refresh_position()
         self._prefetch_neighbours()
 
     def show_image_id(self, image_id: int) -> None:
@@ -568,6 +600,7 @@ class ReviewWindow(QMainWindow):
         self.views.set_images(None, None)
         self.pipeline.close_image()
         self._refresh_status()
+        self._refresh_position()
 
     def _prefetch_neighbours(self) -> None:
         """Warm the caches for the next, previous and next-but-one image of the browser's order."""
@@ -640,6 +673,47 @@ class ReviewWindow(QMainWindow):
     def _on_confidence(self, value: int) -> None:
         self.scene.set_confidence_threshold(value / 100)
         self.confidence_label.setText(f"{value / 100:.2f}")
+        if self._model_threshold_of is not None and self.project is not None:  # remembered for that model
+            self._settings.setValue(f"{self._state_key()}/model_min_score/{self._model_threshold_of}", value)
+
+    # -- which run's proposals, and what the views say about them -------------------------------
+    def _on_shown_run(self, run_id: int | None) -> None:
+        """Show ``run_id``'s proposals; the min score becomes the one last set for its model."""
+        self.scene.set_shown_run(run_id)
+        run = self.run_picker.run(run_id) if run_id is not None else None
+        model_id = run.model_version_id if run is not None else None
+        self._model_threshold_of = None  # restoring a model's threshold must not save it as the other's
+        if model_id is not None and self.project is not None:
+            saved = self._settings.value(f"{self._state_key()}/model_min_score/{model_id}")
+            if saved is not None:
+                self.confidence.setValue(int(_as_float(saved, self.confidence.value())))
+        self._model_threshold_of = model_id
+        self._refresh_captions()
+
+    def _refresh_captions(self) -> None:
+        """Each view says what it shows, and how many proposals the min score hides there."""
+        hidden = self.scene.hidden_below_threshold() if self.scene.boxes_visible() else 0
+        tail = (f"  ·  {hidden} proposal{'s' if hidden != 1 else ''} below {self.confidence.value() / 100:.2f} "
+                "hidden (min score)") if hidden else ""
+        method = method_short_name(self.enhance_panel.method_combo.currentText())
+        original, enhanced = self.views.views()
+        self.captions[original].setText("original" + tail)
+        self.captions[enhanced].setText(f"enhanced ({method})" + tail)
+
+    def _refresh_position(self) -> None:
+        """"3 / 24 · 3.png · new" on the toolbar: where in the list the shown image is."""
+        if self.project is None or self.current_image_id is None:
+            self.position_label.setText("")
+            return
+        row = self.browser_model.row_of(self.current_image_id)
+        if row is None:
+            self.position_label.setText("")
+            return
+        summary = self.browser_model.summary(row)
+        index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
+        where = (f"{index.row() + 1} / {self.browser_proxy.rowCount()}" if index.isValid()
+                 else f"not in the filtered list of {self.browser_proxy.rowCount()}")
+        self.position_label.setText(f"{where}  ·  {summary.rel_path}  ·  {STATUS_NAMES.get(summary.status, summary.status)} ")
 
     def _scope_ids(self, scope: str) -> list[int] | None:
         if self.project is None:
@@ -660,6 +734,7 @@ class ReviewWindow(QMainWindow):
     # -- status ----------------------------------------------------------------------------
     def _refresh_counts(self) -> None:
         self.browser_panel.refresh_counts()
+        self._refresh_position()
 
     def _refresh_status(self, cursor: str = "") -> None:
         parts = []
@@ -689,12 +764,12 @@ class ReviewWindow(QMainWindow):
             self._refresh_status(f"({ix}, {iy}) RGB {r} {g} {b}")
 
     def _log(self, text: str) -> None:
-        self.log_panel.appendPlainText(text)
+        self.log_panel.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
         self.statusBar().showMessage(text, 10_000)
 
     def notify(self, text: str, kind: str = "info", action=None) -> None:
         """Say ``text`` above the views (non-modal) and in the log; ``kind``: info, warning, error."""
-        self.log_panel.appendPlainText(text)
+        self.log_panel.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
         if action is None and kind == "error":
             action = ("Show log", lambda: self.show_panel(self.log_panel))
         self.notice.show_notice(text, kind, action)
@@ -775,26 +850,34 @@ class ReviewWindow(QMainWindow):
         # parented to the application: a QThread destroyed while running aborts the process
         job = SampleProjectJob(base, QCoreApplication.instance(), **options)
         job.finished.connect(self._on_sample_ready)
-        job.failed.connect(self._log)
-        job.progress.connect(lambda done, total, stage: self.statusBar().showMessage(
-            f"Preparing the sample project: {stage} {done}/{total}…"))
+        job.failed.connect(self._on_sample_failed)
+        job.progress.connect(lambda done, total, stage: self.view_message.show_message(
+            f"Preparing the sample project: {stage} {done}/{total}…", done, total)
+            if self.project is None else None)
         self._sample_job = job
-        self.statusBar().showMessage(f"Preparing the sample project in {Path(base)}…")
+        if self.project is None:  # shown where the reviewer looks: the empty views
+            self.view_message.show_message(f"Preparing the sample project in {Path(base)}…", 0, 0)
         job.start()
         return job
 
     def sample_job(self):
         return self._sample_job
 
+    def _on_sample_failed(self, message: str) -> None:
+        self.view_message.clear()
+        self.notify(message, "error")
+
     def _on_sample_ready(self, path: Path) -> None:
         from app.sample_project import SAMPLE_IMAGES
+
+        self.view_message.clear()
 
         if self.project is None and self.open_folder(Path(path) / SAMPLE_IMAGES):
             row = self._first_row_showing_proposals()
             if row is not None:  # a newcomer's first image shows boxes to decide on, not none
                 self.select_row(row)
-            self.statusBar().showMessage("Sample project ready: review the demo model's boxes (Y accept, N reject, "
-                                         "W draw, Space done and next)", 15_000)
+            self.notify("Sample project ready: review the demo model's boxes (Y accept, N reject, "
+                        "W draw, Space done and next; F1 lists every key).")
 
     def _first_row_showing_proposals(self) -> int | None:
         """The first listed image with a proposal at or above the min score, if any."""

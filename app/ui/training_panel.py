@@ -52,6 +52,9 @@ class TrainingPanel(QWidget):
 
     model_registered = Signal(int)
     run_ended = Signal(int, str)  # run id, status
+    problem = Signal(str)
+    """Something the user must hear about (a failed run, a refused file, nothing to do): the
+    window shows it above the views with a way to this panel's log."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -224,7 +227,7 @@ class TrainingPanel(QWidget):
             self.cancel_button.setEnabled(False)
 
     def _start_failed(self, job: TrainJob, message: str) -> None:
-        self._log(message)
+        self._problem(message)
         self._disconnect(job)
         if job.is_running():  # cannot happen today; never leave a process nobody watches
             job.stop(5_000)
@@ -313,7 +316,7 @@ class TrainingPanel(QWidget):
         self.model_registered.emit(model_id)
 
     def _on_failed(self, run_id: int, message: str) -> None:
-        self._log(f"Run {run_id} failed: {message}")
+        self._problem(f"Training run {run_id} failed: {message}")
         self.status_label.setText(f"Run {run_id}: failed — {message}")
         self._end(run_id, "failed")
 
@@ -388,6 +391,10 @@ class TrainingPanel(QWidget):
 
     def _log(self, text: str) -> None:
         self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
+
+    def _problem(self, text: str) -> None:
+        self._log(text)
+        self.problem.emit(text)
 
 
 __all__ = ["LOSS_TERMS", "TrainingPanel"]
