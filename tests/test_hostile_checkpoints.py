@@ -120,3 +120,27 @@ def test_metadata_that_is_not_a_mapping_is_refused(tmp_path):
 
 def test_the_authors_defaults_pass_the_bounds():
     assert SRNConfig().channels == 256 and SRNConfig.from_dict(SRNConfig().to_dict()) == SRNConfig()
+
+
+def test_verify_checkpoint_accepts_an_srn_and_refuses_what_is_not_one_before_registering(tmp_path: Path) -> None:
+    from srn.engine.checkpoint import verify_checkpoint
+
+    model = SRN(SRNConfig(backbone="resnet18", channels=16))
+    good = tmp_path / "good.pth"
+    save_checkpoint(good, model, CheckpointMetadata(srn_config=model.config.to_dict()))
+    assert verify_checkpoint(good).srn_config["backbone"] == "resnet18"
+
+    text = tmp_path / "notes.pth"
+    text.write_text("not weights")
+    with pytest.raises(CheckpointError, match="notes.pth: cannot read checkpoint: not a PyTorch file"):
+        verify_checkpoint(text)
+    other_net = tmp_path / "classifier.pth"
+    torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, other_net)
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        verify_checkpoint(other_net)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    diverged = tmp_path / "diverged.pth"
+    save_checkpoint(diverged, model, CheckpointMetadata(srn_config=model.config.to_dict()))
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        verify_checkpoint(diverged)

@@ -83,11 +83,12 @@ def test_dialog_offers_models_counts_and_an_estimate(qtbot, tp, tmp_path):
     dialog.length_unit.setCurrentIndex(dialog.length_unit.findData("iterations"))
     assert dialog.config()["iterations"] == 3 and dialog.length_hint.text() == ""
 
-    # "Load weights file…" keeps a new file as the base without registering it.
+    # "Load weights file…" registers a verified file as a model, so the new model's lineage names it.
     other = tiny_checkpoint(tmp_path / "other.pth")
     dialog.choose_file = lambda parent: str(other)
     dialog.base_combo.setCurrentIndex(dialog.base_combo.findText(LOAD_WEIGHTS))
-    assert dialog.base() == (str(other), None, "other") and len(model_versions(tp.project)) == 1
+    registered = {m.name: m.id for m in model_versions(tp.project)}
+    assert len(registered) == 2 and dialog.base() == (str(other.resolve()), registered["other"], "other")
 
     # An earlier run measured on this device at this size replaces the rough guess.
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from itertools import repeat
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.store.database import chunks
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import Box, DetectionRun, Image, ModelVersion, utcnow
+from app.store.models import Box, DetectionRun, Evaluation, Image, ModelVersion, utcnow
 from app.store.project import Project
 from srn.fileio import sha256_file
 
@@ -38,10 +38,15 @@ class ModelVersionData:
     training_run_id: int | None
     metrics: dict
     created_at: datetime
+    archived_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: ModelVersion) -> ModelVersionData:
         return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
 
 def _checkpoint_digest(checkpoint: str | os.PathLike[str]) -> tuple[Path, str]:
@@ -77,9 +82,66 @@ def register_model(project: Project, name: str, checkpoint: str | os.PathLike[st
                                      metrics=metrics or {})
 
 
-def model_versions(project: Project) -> list[ModelVersionData]:
+def model_versions(project: Project, *, archived: bool = True) -> list[ModelVersionData]:
+    """Every model version in id order; ``archived=False`` leaves out archived ones (the pickers)."""
+    query = select(ModelVersion).order_by(ModelVersion.id)
+    if not archived:
+        query = query.where(ModelVersion.archived_at.is_(None))
     with project.read() as s:
-        return [ModelVersionData.from_row(m) for m in s.scalars(select(ModelVersion).order_by(ModelVersion.id))]
+        return [ModelVersionData.from_row(m) for m in s.scalars(query)]
+
+
+def rename_model(project: Project, model_id: int, name: str) -> ModelVersionData:
+    """Give a model version another (unique, non-empty) name."""
+    name = name.strip()
+    if not name:
+        raise StoreError("a model needs a name")
+    if len(name) > 200:
+        raise StoreError(f"a model name has at most 200 characters, got {len(name)}")
+    with project.write() as s:
+        row = s.get(ModelVersion, model_id)
+        if row is None:
+            raise NotFoundError(f"no model version with id {model_id}")
+        if row.name != name:
+            _refuse_taken_name(s, name)
+            row.name = name
+        s.flush()
+        return ModelVersionData.from_row(row)
+
+
+def model_uses(project: Project, model_id: int) -> dict[str, int]:
+    """What still names a model version: detection runs, boxes, evaluations, fine-tuned children."""
+    with project.read() as s:
+        def count(column) -> int:
+            return s.scalar(select(func.count()).where(column == model_id)) or 0
+
+        return {"detection runs": count(DetectionRun.model_version_id), "boxes": count(Box.model_version_id),
+                "evaluations": count(Evaluation.model_version_id), "fine-tuned models": count(ModelVersion.parent_id)}
+
+
+def remove_model(project: Project, model_id: int) -> str:
+    """Delete a model version nothing names (``"deleted"``), else archive it (``"archived"``):
+    its runs, boxes, scores and children keep saying which model they came from. The
+    checkpoint file itself is never touched."""
+    uses = model_uses(project, model_id)
+    with project.write() as s:
+        row = s.get(ModelVersion, model_id)
+        if row is None:
+            raise NotFoundError(f"no model version with id {model_id}")
+        if any(uses.values()):
+            row.archived_at = row.archived_at or utcnow()
+            return "archived"
+        s.delete(row)
+        return "deleted"
+
+
+def restore_model(project: Project, model_id: int) -> None:
+    """Bring an archived model version back into the pickers."""
+    with project.write() as s:
+        row = s.get(ModelVersion, model_id)
+        if row is None:
+            raise NotFoundError(f"no model version with id {model_id}")
+        row.archived_at = None
 
 
 @dataclass(frozen=True)
@@ -96,8 +158,9 @@ class DetectionRunData:
     def title(self) -> str:
         """"run 3 · demo model · enhanced · 12-03 10:04": tells two runs on one image apart."""
         model = self.model_name or "no model"
+        when = self.created_at if self.created_at.tzinfo else self.created_at.replace(tzinfo=timezone.utc)
         return (f"run {self.id} · {model} · {'enhanced' if self.enhanced else 'raw'} · "
-                f"{self.created_at:%m-%d %H:%M}")
+                f"{when.astimezone():%m-%d %H:%M}")
 
 
 def detection_runs(project: Project, run_ids: Iterable[int] | None = None) -> list[DetectionRunData]:

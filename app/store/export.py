@@ -14,13 +14,17 @@ image the run covered gets a file, an empty one where it found nothing.
 Everything is read and checked before the first file is written. A folder export refuses a
 folder that holds other ``.txt`` files, so stale files of an earlier export never mix in, and
 is written all or nothing (``srn.fileio.staged_folder``): a full disk leaves it as it was.
+
+``progress(done, total)`` (optional) is called image by image while the files are prepared and
+written; an exception it raises (a cancel) stops the export with nothing written. The export
+dialog lists its choices with ``export_splits`` and ``export_count`` (runs: ``detections.detection_runs``).
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +38,17 @@ from srn.formats.records import Annotation, sort_annotations
 from srn.fileio import staged_folder
 
 EXPORT_FORMATS = ("wider", "wider-predictions", "darkface", "coco")
+FOLDER_FORMATS = ("wider-predictions", "darkface")
+"""The formats written as a folder of ``.txt`` files (the others write one file)."""
 _INVALID = WIDER_ATTRIBUTES.index("invalid")
+
+Progress = Callable[[int, int], None]
+"""``progress(images done, total)``; raising from it stops the export before anything is written."""
+
+
+def _tick(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
 
 
 @dataclass
@@ -132,7 +146,7 @@ def _check_file(path: Path) -> None:
 
 
 def export_wider_gt(project: Project, out_file: str | os.PathLike[str], *, statuses: Iterable[str] | None = ("done",),
-                    split: str | None = None) -> ExportReport:
+                    split: str | None = None, progress: Progress | None = None) -> ExportReport:
     """Write the labels as a WIDER FACE ground-truth text file."""
     from srn.formats import wider
 
@@ -140,12 +154,17 @@ def export_wider_gt(project: Project, out_file: str | os.PathLike[str], *, statu
     _check_file(out)
     anns = label_annotations(project, statuses, split)
     _check_names(anns)
-    wider.write_gt(out, [wider.WiderRecord(a.name, wider.xyxy_to_xywh(a.boxes), _wider_attributes(a)) for a in anns])
+    records = []
+    for done, a in enumerate(anns, start=1):
+        records.append(wider.WiderRecord(a.name, wider.xyxy_to_xywh(a.boxes), _wider_attributes(a)))
+        _tick(progress, done, len(anns))
+    wider.write_gt(out, records)
     return ExportReport(out, "wider", len(anns), sum(len(a.boxes) for a in anns))
 
 
 def export_darkface(project: Project, out_folder: str | os.PathLike[str], *,
-                    statuses: Iterable[str] | None = ("done",), split: str | None = None) -> ExportReport:
+                    statuses: Iterable[str] | None = ("done",), split: str | None = None,
+                    progress: Progress | None = None) -> ExportReport:
     """Write the labels as a DARK FACE label folder, ``<stem>.txt`` per image.
 
     DARK FACE has no ignore flag (ignored faces are written as faces, with a warning) and no box
@@ -164,7 +183,8 @@ def export_darkface(project: Project, out_folder: str | os.PathLike[str], *,
     _check_folder(out, {f"{stem}.txt" for stem in stems})
     report = ExportReport(out, "darkface", len(anns))
     labels = {}
-    for ann in anns:
+    for done, ann in enumerate(anns, start=1):
+        _tick(progress, done, len(anns))
         empty = (ann.boxes[:, 2] < ann.boxes[:, 0]) | (ann.boxes[:, 3] < ann.boxes[:, 1])
         if empty.any():
             report.warnings.append(f"{ann.name}: {int(empty.sum())} boxes without pixels (w or h is 0) left out")
@@ -179,15 +199,27 @@ def export_darkface(project: Project, out_folder: str | os.PathLike[str], *,
 
 
 def export_coco(project: Project, out_file: str | os.PathLike[str], *, statuses: Iterable[str] | None = ("done",),
-                split: str | None = None) -> ExportReport:
+                split: str | None = None, progress: Progress | None = None) -> ExportReport:
     """Write the labels as COCO ground truth (ignored faces as ``iscrowd``, attributes carried)."""
     from srn.formats import coco
 
     out = Path(out_file)
     _check_file(out)
     anns = label_annotations(project, statuses, split)
+    _tick(progress, len(anns), len(anns))  # the JSON is built and written in one go
     coco.export_coco(anns, out)
     return ExportReport(out, "coco", len(anns), sum(len(a.boxes) for a in anns))
+
+
+def _run_images(run: DetectionRun) -> set[int]:
+    """The images a run looked at, boxes or not (``detections`` records them in its settings)."""
+    return set((run.settings or {}).get("image_ids", []))
+
+
+def _prediction_boxes(run_id: int):
+    """The condition on a box to be one of run ``run_id``'s predictions."""
+    return ((Box.detection_run_id == run_id) & (Box.source == "model")
+            & Box.state.in_(["proposed", "accepted"]))
 
 
 def latest_run(project: Project) -> int:
@@ -206,14 +238,14 @@ def prediction_annotations(project: Project, run_id: int | None = None, *,
     anns = _images(project, statuses, split)
     query = _image_filter(
         select(Box.image_id, Box.x1, Box.y1, Box.x2, Box.y2, Box.score).join(Image, Image.id == Box.image_id)
-        .where(Box.detection_run_id == run_id, Box.source == "model", Box.state.in_(["proposed", "accepted"])),
+        .where(_prediction_boxes(run_id)),
         statuses, split).order_by(Box.image_id, Box.score.desc(), Box.id)
     with project.read() as s:
         run = s.get(DetectionRun, run_id)
         if run is None:
             raise NotFoundError(f"no detection run with id {run_id}")
         rows = s.execute(query).all()
-    covered = set((run.settings or {}).get("image_ids", [])) | {r.image_id for r in rows}
+    covered = _run_images(run) | {r.image_id for r in rows}
     per: dict[int, list] = defaultdict(list)
     for r in rows:
         per[r.image_id].append((r.x1, r.y1, r.x2, r.y2, r.score if r.score is not None else 0.0))
@@ -226,7 +258,8 @@ def prediction_annotations(project: Project, run_id: int | None = None, *,
 
 
 def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str], run_id: int | None = None, *,
-                             statuses: Iterable[str] | None = ("done",), split: str | None = None) -> ExportReport:
+                             statuses: Iterable[str] | None = ("done",), split: str | None = None,
+                             progress: Progress | None = None) -> ExportReport:
     """Write one run's detections as a WIDER FACE predictions folder (``<event>/<image>.txt``)."""
     from srn.formats import wider
 
@@ -240,8 +273,9 @@ def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str
         files[rel] = ann.name
     _check_folder(out, set(files))
     with staged_folder(out) as stage:
-        for ann in anns:
+        for done, ann in enumerate(anns, start=1):
             wider.write_prediction(stage, ann.name, ann.boxes, ann.scores)
+            _tick(progress, done, len(anns))
     return ExportReport(out, "wider-predictions", len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
 
 
@@ -288,11 +322,13 @@ def _check_overwrite(fmt: str, out: Path, force: bool) -> None:
 
 
 def export(project: Project, out: str | os.PathLike[str], fmt: str, *, statuses: Iterable[str] | None = ("done",),
-           split: str | None = None, run_id: int | None = None, force: bool = False) -> ExportReport:
+           split: str | None = None, run_id: int | None = None, force: bool = False,
+           progress: Progress | None = None) -> ExportReport:
     """Export in ``fmt`` (one of ``EXPORT_FORMATS``); ``run_id`` only for ``wider-predictions``.
 
     Refused before anything is read: an output that is the project itself (its database, side
     files, backups, ``.darkface-studio/``), and, unless ``force``, an existing file of another kind.
+    ``progress``: see the module's docstring.
     """
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
@@ -300,12 +336,55 @@ def export(project: Project, out: str | os.PathLike[str], fmt: str, *, statuses:
     _check_not_project(project, out)
     _check_overwrite(fmt, out, force)
     if fmt == "wider-predictions":
-        return export_wider_predictions(project, out, run_id, statuses=statuses, split=split)
+        return export_wider_predictions(project, out, run_id, statuses=statuses, split=split, progress=progress)
     if run_id is not None:
         raise StoreError(f"a detection run is only exported with the wider-predictions format, not {fmt}")
     write = {"wider": export_wider_gt, "darkface": export_darkface, "coco": export_coco}[fmt]
-    return write(project, out, statuses=statuses, split=split)
+    return write(project, out, statuses=statuses, split=split, progress=progress)
 
 
-__all__ = ["EXPORT_FORMATS", "ExportReport", "export", "export_coco", "export_darkface", "export_wider_gt",
+# -- what an export dialog offers -----------------------------------------------------------------
+
+def check_destination(project: Project, out: str | os.PathLike[str], fmt: str) -> None:
+    """Refuse now, before anything is read, what ``export`` would refuse whatever the choices: the
+    project's own files, a folder where a file is written, a file where a folder is written."""
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    _check_not_project(project, out)
+    if fmt not in FOLDER_FORMATS:
+        _check_file(out)
+    elif out.exists() and not out.is_dir():
+        raise StoreError(f"{out} is a file; this export writes a folder")
+
+
+def export_splits(project: Project) -> list[str]:
+    """The split names images carry (``train``, ``val``, ...), sorted; empty when none has one."""
+    with project.read() as s:
+        return sorted(s.scalars(select(Image.split).where(Image.split.is_not(None)).distinct()))
+
+
+def export_count(project: Project, fmt: str, *, statuses: Iterable[str] | None = ("done",), split: str | None = None,
+                 run_id: int | None = None) -> int:
+    """How many images ``export`` with these choices would write, from counts alone (no box is read).
+
+    For ``wider-predictions``: the chosen images the run covered (``run_id`` default: the latest).
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    if fmt != "wider-predictions":
+        with project.read() as s:
+            return s.scalar(_image_filter(select(func.count()).select_from(Image), statuses, split))
+    run_id = latest_run(project) if run_id is None else run_id
+    with project.read() as s:
+        run = s.get(DetectionRun, run_id)
+        if run is None:
+            raise NotFoundError(f"no detection run with id {run_id}")
+        covered = _run_images(run) | set(s.scalars(select(Box.image_id).where(_prediction_boxes(run_id)).distinct()))
+        chosen = set(s.scalars(_image_filter(select(Image.id), statuses, split)))
+    return len(covered & chosen)
+
+
+__all__ = ["EXPORT_FORMATS", "FOLDER_FORMATS", "ExportReport", "Progress", "check_destination", "export",
+           "export_coco", "export_count", "export_darkface", "export_splits", "export_wider_gt",
            "export_wider_predictions", "label_annotations", "latest_run", "prediction_annotations"]

@@ -137,6 +137,8 @@ class ModelVersion(Base):
     training_run_id: Mapped[int | None] = mapped_column(ForeignKey("training_run.id", ondelete="SET NULL"))
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
+    """Set when removed while runs, evaluations or children still name it: hidden from pickers."""
 
 
 class DetectionRun(Base):

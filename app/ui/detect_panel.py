@@ -29,8 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.detect_job import NO_RUN, DetectJob, format_eta
-from app.store import Project, StoreError, model_versions, register_model, review_queue
-from app.store.detections import ModelVersionData
+from app.store import ModelVersionData, Project, model_versions, review_queue
 
 SCOPES = (
     ("current", "Current image"),
@@ -55,6 +54,8 @@ def add_model_items(combo: QComboBox, models: Iterable[ModelVersionData]) -> Non
     """Append one entry per model version to a model picker: its name, its id as item data and
     its checkpoint path as tooltip."""
     for m in models:
+        if m.archived:  # removed from the pickers; its runs and scores still name it
+            continue
         combo.addItem(m.name, m.id)
         combo.setItemData(combo.count() - 1, m.checkpoint_path, Qt.ItemDataRole.ToolTipRole)
 
@@ -211,33 +212,22 @@ class DetectPanel(QWidget):
             self._update_buttons()
 
     def load_weights(self) -> ModelVersionData | None:
-        """Ask for a checkpoint file and register it as a model version (or select it if known)."""
+        """Ask for a checkpoint file and register it as a model version once verified (or select
+        it if known); a file that is not a detector checkpoint is refused with a dialog."""
+        from app.ui.model_files import register_checkpoint
+
         chosen = self.choose_file(self) if self._project is not None else None
-        version = None
-        if chosen:
-            try:
-                version = self._register(Path(chosen))
-            except (StoreError, OSError) as exc:
-                self._problem(f"Cannot use {chosen}: {exc}")
+        version = register_checkpoint(self, self._project, chosen) if chosen else None
         if version is None:
+            if chosen:
+                self._log(f"Not added: {chosen} is not a detector checkpoint this app can use")
             with QSignalBlocker(self.model_combo):
                 self.model_combo.setCurrentIndex(self._model_index)
             self._update_buttons()
             return None
+        if version.id not in self._models:
+            self._log(f"Registered model {version.name!r} from {version.checkpoint_path}")
         self.refresh_models(select_id=version.id)
-        return version
-
-    def _register(self, path: Path) -> ModelVersionData:
-        resolved = str(path.expanduser().resolve())
-        for m in self._models.values():
-            if m.checkpoint_path == resolved:
-                return m
-        names = {m.name for m in self._models.values()}
-        name, n = path.stem, 2
-        while name in names:
-            name, n = f"{path.stem} ({n})", n + 1
-        version = register_model(self._project, name, path)
-        self._log(f"Registered model {version.name!r} from {version.checkpoint_path}")
         return version
 
     # -- running -------------------------------------------------------------------------------

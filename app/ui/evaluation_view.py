@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.evaluate_job import EvaluateJob, LabelSet
-from app.store.detections import ModelVersionData, model_versions
+from app.store import ModelVersionData, model_versions
 from app.store.evaluations import HELDOUT, EvaluationData, dataset_title, evaluations, experiment_table
 from app.store.project import Project
 from app.ui.detect_panel import show_progress, window_enhancement
@@ -245,8 +245,9 @@ class EvaluationView(QWidget):
         self._models = {m.id: m for m in model_versions(self._project)} if self._project is not None else {}
         with QSignalBlocker(self.model_combo):
             self.model_combo.clear()
-            for m in self._models.values():
-                self.model_combo.addItem(m.name, m.id)
+            for m in self._models.values():  # every model names its scores; archived ones are not offered
+                if not m.archived:
+                    self.model_combo.addItem(m.name, m.id)
             index = self.model_combo.findData(keep) if keep is not None else -1
             self.model_combo.setCurrentIndex(index if index >= 0 else self.model_combo.count() - 1)
         self.refresh()

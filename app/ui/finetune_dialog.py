@@ -69,7 +69,6 @@ class FineTuneDialog(QDialog):
         start = {**DEFAULTS, **default_preset(DEFAULTS["device"]).settings(), **(settings or {})}
         self._lr = float(start["lr"])
         self._workers = int(start["workers"])
-        self._file: Path | None = None
         self._models = {m.id: m for m in model_versions(project)}
         self._model_config_cache: dict[str, dict] = {}
 
@@ -204,26 +203,23 @@ class FineTuneDialog(QDialog):
         with QSignalBlocker(self.base_combo):
             self.base_combo.clear()
             add_model_items(self.base_combo, self._models.values())
-            if self._file is not None:
-                self.base_combo.addItem(self._file.name, str(self._file))
             self.base_combo.addItem(LOAD_WEIGHTS, _LOAD)
             index = self.base_combo.findData(select_id) if select_id is not None else -1
             if index < 0:
-                index = self.base_combo.count() - 2  # the newest model (or the loaded file)
+                index = self.base_combo.count() - 2  # the newest model
             self.base_combo.setCurrentIndex(index)
         self._base_index = index
 
     def _on_base_changed(self, index: int) -> None:
         if self.base_combo.itemData(index) == _LOAD:
+            from app.ui.model_files import register_checkpoint
+
             chosen = self.choose_file(self)
-            if chosen:
-                self._file = Path(chosen).expanduser().resolve()
-                known = next((m.id for m in self._models.values() if Path(m.checkpoint_path) == self._file), None)
-                if known is not None:
-                    self._file = None
-                self._fill_models(known if known is not None else str(self._file))
-                if known is None:
-                    self.base_combo.setCurrentIndex(self.base_combo.findData(str(self._file)))
+            # registered (once verified): the new model's lineage then names its base
+            version = register_checkpoint(self, self.project, chosen) if chosen else None
+            if version is not None:
+                self._models = {m.id: m for m in model_versions(self.project)}
+                self._fill_models(version.id)
             else:
                 with QSignalBlocker(self.base_combo):
                     self.base_combo.setCurrentIndex(self._base_index)

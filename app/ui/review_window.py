@@ -91,6 +91,7 @@ class ReviewWindow(QMainWindow):
         self._restoring_history = False
         self._warned_done: set[int] = set()
         self._sample_job = None
+        self.export_dialog = None
 
         self.scene = BoxScene(self)
         self.views = PairedViews(self.scene)
@@ -266,13 +267,26 @@ class ReviewWindow(QMainWindow):
         import_action.triggered.connect(self._choose_folder)
         file_menu = self.menuBar().addMenu("&File")
         self.menuBar().insertMenu(self.menuBar().actions()[0], file_menu)
+        export_action = QAction("Export labels or detections…", self)
+        export_action.setObjectName("exportAction")
+        export_action.setShortcut(QKeySequence("Ctrl+E"))
+        export_action.setStatusTip("WIDER FACE ground truth, DARK FACE, COCO, or a detection run's WIDER predictions")
+        export_action.triggered.connect(self.open_export_dialog)
         file_menu.addAction(open_action)
         file_menu.addAction(import_action)
+        file_menu.addSeparator()
+        file_menu.addAction(export_action)
+        file_menu.addSeparator()
         self.recent_menu = file_menu.addMenu("Recent projects")
         self._fill_recent()
         from app.ui.fetch_weights_dialog import add_models_menu
 
-        add_models_menu(self)  # Models → Get the authors' SRN model…
+        models_menu = add_models_menu(self)  # Models → Get the authors' SRN model…
+        manage = QAction("Manage models…", self)
+        manage.setObjectName("manageModels")
+        manage.setStatusTip("Rename, add, remove or restore the project's detector models")
+        manage.triggered.connect(self.open_models_dialog)
+        models_menu.addAction(manage)
 
     def _add_tools(self, edit_menu: QMenu, view_menu: QMenu) -> None:
         """The draw/select toggle (toolbar and Edit menu: the mode is always visible), the option to
@@ -359,6 +373,8 @@ class ReviewWindow(QMainWindow):
     def set_project(self, project: Project) -> bool:
         if self.project is not None:
             self._save_view_state()
+            if self.export_dialog is not None:
+                self.export_dialog.stop()  # its job reads the project closed next
             self.project.close()
         self.project = project
         self._warned_done.clear()
@@ -374,6 +390,8 @@ class ReviewWindow(QMainWindow):
         self.enhance_panel.set_project(project)
         self.detect_panel.set_project(project)
         self.run_picker.set_project(project)
+        if self.export_dialog is not None:
+            self.export_dialog.set_project(project)
         self.loop.set_project(project)
         self.setWindowTitle(f"DarkFace Studio — {project.path or project.url}")
         self._remember_recent(str(project.path or project.url))
@@ -509,7 +527,8 @@ class ReviewWindow(QMainWindow):
             return None
         boxes = boxes_of(self.project, image_id)  # as stored: a detection may have landed since it was shown
         threshold = self.scene.confidence_threshold()
-        proposed = [b for b in boxes if b.state == "proposed"]
+        run = self.scene.shown_run()  # another run's hidden proposals are not the reviewer's to decide here
+        proposed = [b for b in boxes if b.state == "proposed" and (run is None or b.detection_run_id in (None, run))]
         above = [b for b in proposed if b.score is not None and b.score >= threshold]
         faces = sum(1 for b in boxes if b.state == "accepted")
         if above:
@@ -888,9 +907,46 @@ class ReviewWindow(QMainWindow):
                 return row
         return None
 
+    def open_export_dialog(self):
+        """File → Export…: the project's labels or a run's detections, in the background."""
+        from app.ui.export_dialog import ExportDialog
+
+        if self.project is None:
+            self.notify("Open a project first: there is nothing to export yet.")
+            return None
+        if self.export_dialog is None:
+            self.export_dialog = ExportDialog(self.project, self)
+            self.export_dialog.exported.connect(lambda report: self._log(report.summary()))
+        self.export_dialog.show()
+        self.export_dialog.raise_()
+        self.export_dialog.activateWindow()
+        return self.export_dialog
+
+    def open_models_dialog(self):
+        """Models → Manage models…; the pickers follow every change made there."""
+        from app.ui.models_dialog import ModelsDialog
+
+        if self.project is None:
+            self.notify("Open a project first: models belong to a project.")
+            return None
+        dialog = ModelsDialog(self.project, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.models_changed.connect(self._on_models_changed)
+        dialog.show()
+        self._models_dialog = dialog
+        return dialog
+
+    def _on_models_changed(self) -> None:
+        self.detect_panel.refresh_models()
+        self.loop.refresh_models()
+        self.run_picker.refresh_runs()
+        self.run_picker.show_boxes(self.scene.boxes())
+
     def stop_jobs(self) -> None:
         from app.ui.fetch_weights_dialog import FetchWeightsDialog
 
+        if self.export_dialog is not None:
+            self.export_dialog.stop()
         if self._sample_job is not None:
             _stop_if_alive(self._sample_job)
         for dialog in self.findChildren(FetchWeightsDialog):  # a download keeps its .part to resume

@@ -198,6 +198,25 @@ def srn_config_of(metadata: CheckpointMetadata, path=None, default: Mapping[str,
         raise CheckpointError(path, f"unusable SRN configuration in the metadata: {exc}") from None
 
 
+def verify_checkpoint(path: str | os.PathLike[str]) -> CheckpointMetadata:
+    """Check that ``path`` is an SRN detector checkpoint before anyone registers it as a model:
+    weights only, every tensor the network its metadata describes expects (shapes included),
+    all finite. Returns the metadata; any problem is a ``CheckpointError`` naming the file.
+
+    The network is built on the ``meta`` device (shapes without memory), so checking the
+    authors' 200 MB ``SRN.pth`` costs its read, not a second copy of its weights.
+    """
+    from srn.model.srn_net import SRN
+
+    state, metadata = split_checkpoint(read_checkpoint_file(path), path)
+    config = srn_config_of(metadata, path)
+    with torch.device("meta"):
+        model = SRN(config)
+    check_state_dict(model, state, path)
+    check_finite(state, path, nonfinite="error")
+    return metadata
+
+
 def _payload(state_dict: dict[str, torch.Tensor], metadata: CheckpointMetadata) -> dict:
     """The project format's top-level mapping (``read_checkpoint_file`` / ``split_checkpoint`` read it)."""
     return {"format": FORMAT, "version": VERSION, "state_dict": state_dict, "metadata": asdict(metadata)}
