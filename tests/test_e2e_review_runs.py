@@ -240,3 +240,29 @@ def test_nothing_to_detect_is_said_not_just_logged(qtbot, review_window, tmp_pat
     panel.scope_combo.setCurrentIndex(panel.scope_combo.findData("all"))
     QTest.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert "No images to process" in window.notice.text() and "marked done" in window.notice.text()
+
+
+# -- 9. every side tab fits a 1280×720 screen ---------------------------------------------------------------
+
+def test_every_tab_fits_at_1280x720_and_the_pr_plot_is_wide(qtbot, review_window, tmp_path):
+    from PySide6.QtWidgets import QScrollArea
+
+    window = review_window
+    window.resize(1280, 720)
+    assert window.open_folder(_folder(tmp_path, ["1.png"]))
+    for i in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(20)
+        page = window.tabs.widget(i)
+        if isinstance(page, QScrollArea):  # no sideways scrolling: the page is as wide as its viewport
+            assert not page.horizontalScrollBar().isVisible(), window.tabs.tabText(i)
+            assert page.widget().width() <= page.viewport().width(), window.tabs.tabText(i)
+    window.show_panel(window.loop.evaluation)
+    qtbot.wait(20)
+    evaluation = window.loop.evaluation
+    assert evaluation.plot.isVisible() and evaluation.plot.width() >= 300
+    assert evaluation.plot.height() >= 220
+    big = evaluation.show_plot_window()
+    qtbot.waitExposed(big)
+    assert big.findChild(type(evaluation.plot), "evalBigPlot").width() > evaluation.plot.width()
+    big.close()

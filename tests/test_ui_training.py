@@ -241,6 +241,16 @@ def test_cancel_then_resume_reaches_finished(qtbot, panel, tp):
     log = Path(run.log_path).read_text()
     assert "=== cancelled" in log and "=== resumed" in log and "=== finished" in log
     assert [r.status for r in training_runs(tp.project)] == ["finished"]
+    # the live curve went on from the iterations before the resume ...
+    xs = list(panel.curves["total"].getData()[0])
+    assert xs[0] == 1 and xs[-1] == stopped_at + 2 and len(xs) == stopped_at + 2
+    # ... and after a restart the past run shows its whole curve, and the model it made by name
+    again = TrainingPanel()
+    qtbot.addWidget(again)
+    again.set_project(tp.project)
+    again.runs.setCurrentItem(again.runs.topLevelItem(0))
+    assert list(again.curves["total"].getData()[0]) == xs
+    assert again.runs.topLevelItem(0).text(3) == version.name
 
 
 def test_runs_that_cannot_start_say_why(qtbot, panel, tp, tmp_path):

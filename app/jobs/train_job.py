@@ -124,6 +124,30 @@ DEFAULTS = {"iterations": 1000, "batch_size": 8, "size": 640, "device": "auto", 
 """Settings a job falls back on (the dialog fills all of them)."""
 
 
+def progress_records(log_path: str | os.PathLike[str] | None, limit_bytes: int = 64 << 20) -> list[dict]:
+    """The ``{"iter": ...}`` records a run's ``train.log`` holds, in order, over every resume
+    (the log is appended to), so a curve drawn from them starts at iteration 0. A missing or
+    unreadable log gives ``[]``; lines that are not records (tracebacks, events) are skipped."""
+    if not log_path:
+        return []
+    try:
+        with open(log_path, "rb") as fh:
+            data = fh.read(limit_bytes)
+    except OSError:
+        return []
+    records = []
+    for raw in data.splitlines():
+        if not raw.startswith(b"{"):
+            continue
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "iter" in record and "event" not in record:
+            records.append(record)
+    return records
+
+
 class TrainJobError(RuntimeError):
     """A run that cannot start (no labels, bad base checkpoint, no run folder); names the cause."""
 
@@ -585,4 +609,5 @@ class TrainJob(QObject):
 
 
 __all__ = ["DEFAULTS", "TrainJob", "TrainJobError", "base_model_config", "describe_error", "fail_orphaned_runs",
+           "progress_records",
            "run_folder", "runs_root", "srn_command", "train_command", "train_config"]

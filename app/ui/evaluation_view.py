@@ -22,9 +22,11 @@ from PySide6.QtCore import QCoreApplication, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
@@ -180,29 +183,52 @@ class EvaluationView(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.redetect_button)
-        controls = QVBoxLayout()
-        controls.addLayout(form)
-        controls.addLayout(buttons)
-        controls.addWidget(self.progress_bar)
-        controls.addWidget(QLabel("Experiment (held-out set)"))
-        controls.addWidget(self.table)
-        controls.addWidget(self.compute_button)
-        controls.addWidget(self.log)
-        left = QWidget()
-        left.setLayout(controls)
-        middle = QSplitter(Qt.Orientation.Vertical)
-        middle.addWidget(self.evaluation_list)
-        middle.addWidget(self.plot)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.errors_label)
-        right_layout.addWidget(self.errors)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        for w in (left, middle, right):
-            splitter.addWidget(w)
+        # One column, as narrow as the side dock: choices, then the results as tabs, so the PR
+        # plot gets the dock's whole width (at 1280×720 too) instead of a third of it.
+        self.bigger_button = QPushButton("Bigger plot…")
+        self.bigger_button.setObjectName("evalBiggerPlot")
+        self.bigger_button.setToolTip("The checked PR curves in a window of their own")
+        self.bigger_button.clicked.connect(self.show_plot_window)
+        curves = QSplitter(Qt.Orientation.Vertical)
+        curves.addWidget(self.evaluation_list)
+        curves.addWidget(self.plot)
+        curves.setStretchFactor(1, 3)
+        self.plot.setMinimumHeight(220)
+        curves_page = QWidget()
+        curves_layout = QVBoxLayout(curves_page)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.addWidget(curves, 1)
+        curves_layout.addWidget(self.bigger_button, 0, Qt.AlignmentFlag.AlignRight)
+        table_page = QWidget()
+        table_layout = QVBoxLayout(table_page)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(QLabel("Experiment (held-out set)"))
+        table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.compute_button)
+        errors_page = QWidget()
+        errors_layout = QVBoxLayout(errors_page)
+        errors_layout.setContentsMargins(0, 0, 0, 0)
+        errors_layout.addWidget(self.errors_label)
+        errors_layout.addWidget(self.errors, 1)
+        self.results = QTabWidget()
+        self.results.setObjectName("evalResults")
+        self.results.addTab(curves_page, "PR curves")
+        self.results.addTab(table_page, "Experiment")
+        self.results.addTab(errors_page, "Errors")
+        self.results.addTab(self.log, "Log")
+        self.redetect_button.setText("Re-detect unreviewed")
+        self.redetect_button.setToolTip("Re-detect the unreviewed images with the chosen model")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
+        self.errors.header().setStretchLastSection(True)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.results, 1)
 
         self.model_combo.currentIndexChanged.connect(lambda _: self._update_buttons())
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
@@ -238,6 +264,27 @@ class EvaluationView(QWidget):
 
     def project(self) -> Project | None:
         return self._project
+
+    def show_plot_window(self) -> QDialog:
+        """The checked PR curves, larger, in a window of their own (the dock's plot stays)."""
+        dialog = QDialog(self)
+        dialog.setObjectName("evalPlotWindow")
+        dialog.setWindowTitle("Precision–recall curves")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.resize(820, 640)
+        plot = pg.PlotWidget(background=(24, 24, 24))
+        plot.setObjectName("evalBigPlot")
+        plot.setLabel("bottom", "recall")
+        plot.setLabel("left", "precision")
+        plot.setXRange(0, 1, padding=0.02)
+        plot.setYRange(0, 1, padding=0.02)
+        plot.addLegend(offset=(-5, 5))
+        for curve in self.curves.values():
+            xs, ys = curve.getData()
+            plot.plot(xs, ys, name=curve.name(), pen=curve.opts["pen"])
+        QVBoxLayout(dialog).addWidget(plot)
+        dialog.show()
+        return dialog
 
     def refresh_models(self) -> None:
         """Refill the model picker, then the evaluations and the experiment table."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -28,7 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.detect_job import format_eta
-from app.jobs.train_job import LAST, TrainJob, TrainJobError, describe_error, fail_orphaned_runs, run_folder
+from app.jobs.train_job import (LAST, TrainJob, TrainJobError, describe_error, fail_orphaned_runs, progress_records,
+                                run_folder)
+from app.store import model_versions
 from app.store.project import Project
 from app.store.training import TrainingRunData, training_runs
 from app.ui.finetune_dialog import FineTuneDialog
@@ -97,8 +100,12 @@ class TrainingPanel(QWidget):
         self.log.setMaximumBlockCount(LOG_LINES)
         self.runs = QTreeWidget()
         self.runs.setObjectName("trainRuns")
-        self.runs.setHeaderLabels(["Run", "Status", "Started", "Model", "Held-out AP@0.5"])
+        self.runs.setHeaderLabels(["Run", "Status", "Started", "Model made", "AP@0.5"])
+        self.runs.headerItem().setToolTip(4, "AP@0.5 of the model made on the project's held-out images")
         self.runs.setRootIsDecorated(False)
+        self.runs.header().setStretchLastSection(False)
+        self.runs.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.runs.header().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.fine_tune_button)
@@ -119,6 +126,7 @@ class TrainingPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.resume_button.clicked.connect(lambda: self.resume())
         self.runs.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.runs.currentItemChanged.connect(lambda *_: self.show_run_curves(self.selected_run_id()))
         self._update_buttons()
 
     # -- wiring --------------------------------------------------------------------------------
@@ -210,7 +218,8 @@ class TrainingPanel(QWidget):
             return None
         job = self._new_job(None)
         self._clear()
-        try:
+        self._plot_records(progress_records(self._runs[run_id].log_path) if run_id in self._runs else [])
+        try:  # the curve goes on from the iterations before the resume
             job.resume(run_id, max_iters=max_iters)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the panel must not stay stuck
             self._start_failed(job, f"Cannot resume run {run_id}: {describe_error(exc)}")
@@ -283,6 +292,31 @@ class TrainingPanel(QWidget):
         job.deleteLater()
 
     # -- job signals ---------------------------------------------------------------------------
+    def show_run_curves(self, run_id: int | None) -> int:
+        """Draw a run's loss curves from its log (every iteration, across resumes); returns how
+        many records were drawn. The running run's curves are live and left alone."""
+        if self._job is not None or run_id is None or run_id not in self._runs:
+            return 0
+        self._clear()
+        records = progress_records(self._runs[run_id].log_path)
+        self._plot_records(records)
+        return len(records)
+
+    def _plot_records(self, records: list[dict]) -> None:
+        for record in records:
+            it = float(record.get("iter", 0))
+            for term in LOSS_TERMS:
+                if term in record:
+                    xs, ys = self._points[term]
+                    xs.append(it)
+                    ys.append(float(record[term]))
+        for term in LOSS_TERMS:
+            xs, ys = self._points[term]
+            step = max(1, len(xs) // MAX_POINTS + (len(xs) % MAX_POINTS > 0))
+            if step > 1:
+                self._points[term] = xs, ys = xs[::step], ys[::step]
+            self.curves[term].setData(xs, ys)
+
     def _on_progress(self, record: dict) -> None:
         it = float(record.get("iter", 0))
         for term in LOSS_TERMS:
@@ -340,13 +374,15 @@ class TrainingPanel(QWidget):
         self.runs.clear()
         self._runs = {}
         if self._project is not None:
+            names = {m.id: m.name for m in model_versions(self._project)}
             for run in training_runs(self._project):
                 self._runs[run.id] = run
                 ap = run.metrics.get("val_ap50")
+                model = names.get(run.model_version_id, "") if run.model_version_id else ""
                 item = QTreeWidgetItem([
-                    str(run.id), run.status,
-                    run.started_at.astimezone().strftime("%Y-%m-%d %H:%M") if run.started_at else "",
-                    str(run.model_version_id or ""), f"{ap:.3f}" if isinstance(ap, (int, float)) else ""])
+                    str(run.id), run.status, _local(run.started_at), model,
+                    f"{ap:.3f}" if isinstance(ap, (int, float)) else ""])
+                item.setToolTip(3, model)
                 item.setData(0, Qt.ItemDataRole.UserRole, run.id)
                 error = run.metrics.get("error")
                 if error:
@@ -395,6 +431,13 @@ class TrainingPanel(QWidget):
     def _problem(self, text: str) -> None:
         self._log(text)
         self.problem.emit(text)
+
+
+def _local(when: datetime | None) -> str:
+    """A stored time (UTC; SQLite gives it back without its zone) in the user's local time."""
+    if when is None:
+        return ""
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone().strftime("%m-%d %H:%M")
 
 
 __all__ = ["LOSS_TERMS", "TrainingPanel"]
