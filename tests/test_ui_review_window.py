@@ -148,3 +148,20 @@ def test_a_first_launch_on_a_small_screen_is_maximized_with_the_status_bar_on_sc
 def test_the_menus_end_with_models_then_help(window):
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles[-2:] == ["Models", "Help"] and titles[0] == "File"
+
+
+def test_a_geometry_saved_on_a_bigger_monitor_opens_inside_this_screen(qtbot, qt_settings):
+    from app.ui.review_window import ReviewWindow
+
+    first = ReviewWindow(settings=qt_settings)
+    qtbot.addWidget(first)
+    first.setGeometry(3000, 200, 2400, 1400)  # a big second monitor, to the right
+    first.close()
+    window = ReviewWindow(settings=qt_settings)
+    qtbot.addWidget(window)
+    avail = window.screen().availableGeometry()
+    window.show_on_screen()
+    qtbot.waitUntil(lambda: window.isVisible())
+    qtbot.waitUntil(lambda: window.height() <= avail.height() and window.width() <= avail.width())
+    assert window.isMaximized() and avail.contains(window.geometry().center())
+    window.close()

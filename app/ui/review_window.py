@@ -795,16 +795,19 @@ class ReviewWindow(QMainWindow):
 
     # -- settings, files, drag and drop ----------------------------------------------------
     def show_on_screen(self) -> None:
-        """Show the window; maximized on a first launch when the default size (plus the window
-        manager's frame) does not fit the screen, so the status bar is not below its edge."""
+        """Show the window inside the screen's available area: maximized when its size (plus the
+        window manager's frame) does not fit — a first launch on a small screen, or a geometry
+        saved on a bigger monitor — so the status bar is never below the screen's edge."""
         screen = self.screen()
         avail = screen.availableGeometry() if screen is not None else None
         too_big = avail is not None and (self.width() + FRAME_ALLOWANCE > avail.width()
                                          or self.height() + FRAME_ALLOWANCE > avail.height())
-        if self._settings.value("review/geometry") is None and too_big:
+        if too_big and not self.isMaximized():
             self.showMaximized()
-        else:
-            self.show()
+            return
+        if avail is not None and not avail.contains(self.frameGeometry().topLeft()):
+            self.move(avail.topLeft())  # saved on a monitor that is gone
+        self.show()
 
     def _restore(self) -> None:
         geometry = self._settings.value("review/geometry")
