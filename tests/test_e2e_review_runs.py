@@ -111,10 +111,10 @@ def test_proposals_below_the_min_score_are_counted_on_the_views(qtbot, review_wi
     assert window.confidence.value() == 50 and _drawn(window) == []  # the views show nothing ...
     original, enhanced = window.views.views()
     for view in (original, enhanced):  # ... and each says why
-        assert "3 proposals below 0.50 hidden" in window.captions[view].text()
+        assert "3 below 0.50 hidden" in window.captions[view].text()
     window.confidence.setValue(20)
     assert len(_drawn(window)) == 2
-    assert "1 proposal below 0.20 hidden" in window.captions[original].text()
+    assert "1 below 0.20 hidden" in window.captions[original].text()
     window.confidence.setValue(5)
     assert len(_drawn(window)) == 3 and window.captions[original].text() == "original"
 

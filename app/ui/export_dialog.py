@@ -329,6 +329,10 @@ class ExportDialog(QDialog):
         except StoreError as exc:
             self.count_label.setText(str(exc))
             return
+        if n == 0:  # an empty ground-truth file helps nobody: say what would fill it
+            self.count_label.setText("No image has the chosen status" + (" in this split" if self.selected_split()
+                                     else "") + " yet: mark reviewed images done (Space), or tick other statuses.")
+            return
         self._count = n
         images = f"{n} image{'' if n == 1 else 's'}"
         where = " (of those the run covered)" if fmt == PREDICTIONS else ""

@@ -152,6 +152,7 @@ class ReviewWindow(QMainWindow):
         docks = {dock.objectName(): dock for dock in self.findChildren(QDockWidget)}
         self.resizeDocks([docks[name] for name in DOCK_WIDTH], list(DOCK_WIDTH.values()), Qt.Orientation.Horizontal)
         self._restore()
+        self._refresh_captions()
 
     # -- construction ----------------------------------------------------------------------
     def _build_browser(self) -> None:
@@ -712,8 +713,7 @@ class ReviewWindow(QMainWindow):
     def _refresh_captions(self) -> None:
         """Each view says what it shows, and how many proposals the min score hides there."""
         hidden = self.scene.hidden_below_threshold() if self.scene.boxes_visible() else 0
-        tail = (f"  ·  {hidden} proposal{'s' if hidden != 1 else ''} below {self.confidence.value() / 100:.2f} "
-                "hidden (min score)") if hidden else ""
+        tail = f"  ·  {hidden} below {self.confidence.value() / 100:.2f} hidden" if hidden else ""
         method = method_short_name(self.enhance_panel.method_combo.currentText())
         original, enhanced = self.views.views()
         self.captions[original].setText("original" + tail)

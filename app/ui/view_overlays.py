@@ -31,12 +31,30 @@ class ViewCaption(QLabel):
         self.setStyleSheet(_CAPTION_STYLE)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.move(_MARGIN, _MARGIN)
+        self.setToolTip("Model proposals below the min score (slider, bottom right) are not drawn")
         self.adjustSize()
         self.show()
+        view.installEventFilter(self)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
         super().setText(text)
+        self._fit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Resize:
+            self._fit()
+        return False
+
+    def _fit(self) -> None:
+        """As wide as the text, never wider than the view (a narrow view elides the end)."""
         self.adjustSize()
+        room = self.parentWidget().width() - 2 * _MARGIN
+        if self.width() > room > 0:
+            self.setFixedWidth(room)
+        else:
+            self.setMinimumWidth(0)
+            self.setMaximumWidth(16_777_215)
+            self.adjustSize()
 
 
 class ViewMessage(QWidget):
