@@ -266,3 +266,17 @@ def test_every_tab_fits_at_1280x720_and_the_pr_plot_is_wide(qtbot, review_window
     qtbot.waitExposed(big)
     assert big.findChild(type(evaluation.plot), "evalBigPlot").width() > evaluation.plot.width()
     big.close()
+
+
+# -- the tiny-face loupe in the window ------------------------------------------------------------------
+
+def test_l_toggles_the_loupe_in_both_views_and_the_view_menu_follows(qtbot, review_window, tmp_path):
+    window = review_window
+    assert window.open_folder(_folder(tmp_path, ["1.png"]))
+    action = window.actions["toggle_loupe"]
+    assert action in window.menus["View"].actions() and not action.isChecked()
+    _key(window, Qt.Key.Key_L)
+    assert window.views.loupe_enabled() and action.isChecked()
+    assert all(loupe.enabled() for loupe in window.views.loupes())
+    _key(window, Qt.Key.Key_L)
+    assert not window.views.loupe_enabled() and not action.isChecked()

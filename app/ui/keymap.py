@@ -47,6 +47,8 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("undo", "Undo", ("Ctrl+Z",), "Edit"),
     Binding("redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Edit"),
     Binding("toggle_boxes", "Hide / show all boxes", ("H",), "View"),
+    Binding("toggle_loupe", "Tiny-face loupe", ("L",), "View",
+            "a ×6 magnifier in both views; Ctrl+wheel: ×4 / ×6 / ×8; drags are finer while it is on"),
     Binding("fit", "Fit image in view", ("F",), "View"),
     Binding("actual_size", "Actual size (1:1)", ("1",), "View"),
     Binding("zoom_in", "Zoom in", ("+", "="), "View"),

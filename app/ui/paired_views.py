@@ -5,6 +5,10 @@ Whenever one view's zoom or scroll position changes, the other takes its transfo
 so the two always show the same image region. Layouts: ``side`` (both), ``single`` (one view;
 ``show_enhanced`` picks which) and ``split`` (one view, original left and enhanced right of a
 draggable split position).
+
+The loupe (``set_loupe``): a magnifier beside the pointer in both views at once, at the same image
+point, so a tiny face's pixels can be read in the original and the enhanced image side by side;
+while it is on, drags edit at the loupe's scale (see ``app.ui.loupe``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QGraphicsScene, QHBoxLayout, QSlider, QSplitter, QVBoxLayout, QWidget
 
+from app.ui.loupe import LOUPE_ZOOMS, Loupe
 from app.ui.pixel_view import PixelView
 
 LAYOUTS = ("side", "single", "split")
@@ -23,6 +28,8 @@ class PairedViews(QWidget):
 
     zoom_changed = Signal(float)
     cursor_moved = Signal(float, float)
+    loupe_changed = Signal(bool, int)
+    """``(on, factor)`` after ``set_loupe`` or ``set_loupe_zoom`` (Ctrl+wheel) changed either."""
 
     def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +63,12 @@ class PairedViews(QWidget):
         for view in (self.left, self.right):
             view.zoom_changed.connect(self.zoom_changed)
             view.cursor_moved.connect(self.cursor_moved)
+        self._loupes = (Loupe(self.left), Loupe(self.right))
+        left_loupe, right_loupe = self._loupes
+        left_loupe.pointed.connect(right_loupe.follow)  # the view under the mouse drives the other
+        right_loupe.pointed.connect(left_loupe.follow)
+        for source in self._loupes:
+            source.zoom_step.connect(self._step_loupe_zoom)
         self.set_layout("side")
 
     # -- images ----------------------------------------------------------------------------
@@ -157,3 +170,44 @@ class PairedViews(QWidget):
             target.show_like(source)
         finally:
             self._syncing = False
+
+    # -- loupe -----------------------------------------------------------------------------
+    def loupes(self) -> tuple[Loupe, Loupe]:
+        """The loupes of the left (original) and right (enhanced) view."""
+        return self._loupes
+
+    def loupe_enabled(self) -> bool:
+        return self._loupes[0].enabled()
+
+    def set_loupe(self, on: bool) -> None:
+        """Show the magnifier in both views (and drag at its scale) or hide it."""
+        on = bool(on)
+        if on == self.loupe_enabled():
+            return
+        for loupe in self._loupes:
+            loupe.set_enabled(on)
+        self.loupe_changed.emit(on, self.loupe_zoom())
+
+    def toggle_loupe(self) -> None:
+        self.set_loupe(not self.loupe_enabled())
+
+    def loupe_zoom(self) -> int:
+        return self._loupes[0].factor()
+
+    def set_loupe_zoom(self, factor: int) -> None:
+        """Screen pixels per image pixel in the loupe (4, 6, 8 are the steps; 2 to 16 allowed)."""
+        if factor == self.loupe_zoom():
+            return
+        for loupe in self._loupes:
+            loupe.set_factor(factor)
+        self.loupe_changed.emit(self.loupe_enabled(), self.loupe_zoom())
+
+    def _step_loupe_zoom(self, step: int) -> None:
+        current = self.loupe_zoom()
+        if step > 0:
+            larger = [z for z in LOUPE_ZOOMS if z > current]
+            self.set_loupe_zoom(larger[0] if larger else current)
+        else:
+            smaller = [z for z in LOUPE_ZOOMS if z < current]
+            self.set_loupe_zoom(smaller[-1] if smaller else current)
+

@@ -104,7 +104,8 @@ class ReviewWindow(QMainWindow):
         column.addWidget(self.views, 1)
         self.setCentralWidget(central)
         self.editor = BoxEditor(None, self.scene, self.undo_stack)
-        self.captions = {view: ViewCaption(view) for view in self.views.views()}
+        # on the viewport, under the loupe (which is raised over it when it shows)
+        self.captions = {view: ViewCaption(view.viewport()) for view in self.views.views()}
         self.view_message = ViewMessage(self.views)
         self.run_picker = RunPicker()
         self._model_threshold_of: int | None = None
@@ -241,7 +242,8 @@ class ReviewWindow(QMainWindow):
             "nudge_left_far": lambda: self._nudge(-10, 0), "nudge_right_far": lambda: self._nudge(10, 0),
             "nudge_up_far": lambda: self._nudge(0, -10), "nudge_down_far": lambda: self._nudge(0, 10),
             "undo": self.undo_stack.undo, "redo": self.undo_stack.redo,
-            "toggle_boxes": self.toggle_boxes, "fit": self.views.fit, "actual_size": self.views.actual_size,
+            "toggle_boxes": self.toggle_boxes, "toggle_loupe": lambda: self.views.set_loupe(not self.views.loupe_enabled()),
+            "fit": self.views.fit, "actual_size": self.views.actual_size,
             "zoom_in": lambda: self.views.zoom_by(ZOOM_STEP), "zoom_out": lambda: self.views.zoom_by(1 / ZOOM_STEP),
             "layout_side": lambda: self.views.set_layout("side"), "layout_single": self._toggle_single,
             "layout_split": lambda: self.views.set_layout("split"), "help": self.toggle_help,
@@ -260,6 +262,9 @@ class ReviewWindow(QMainWindow):
             menus[b.group] = menu
             menu.addAction(action)
         self.menus = menus
+        loupe = self.actions["toggle_loupe"]
+        loupe.setCheckable(True)
+        self.views.loupe_changed.connect(lambda on, _factor: loupe.setChecked(on))
         self._add_tools(menus["Edit"], menus["View"])
         open_action = QAction("Open project…", self)
         open_action.setShortcut(QKeySequence.StandardKey.Open)
