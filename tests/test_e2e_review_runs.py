@@ -280,3 +280,13 @@ def test_l_toggles_the_loupe_in_both_views_and_the_view_menu_follows(qtbot, revi
     assert all(loupe.enabled() for loupe in window.views.loupes())
     _key(window, Qt.Key.Key_L)
     assert not window.views.loupe_enabled() and not action.isChecked()
+
+
+def test_captions_stay_in_the_corner_while_the_image_pans(qtbot, review_window, tmp_path):
+    window = review_window
+    assert window.open_folder(_folder(tmp_path, ["1.png"]))
+    original = window.views.views()[0]
+    window.views.zoom_by(8)
+    original.horizontalScrollBar().setValue(original.horizontalScrollBar().maximum())
+    original.verticalScrollBar().setValue(original.verticalScrollBar().maximum() // 2)
+    assert window.captions[original].pos().x() == 6 and window.captions[original].pos().y() == 6

@@ -42,6 +42,7 @@ from app.store import (
 from app.ui.box_attributes import BoxAttributePanel
 from app.ui.box_commands import STATUS_NAMES
 from app.ui.box_editor import BoxEditor
+from app.ui.box_list import BoxList
 from app.ui.box_scene import BoxScene
 from app.ui.detect_panel import DetectPanel
 from app.ui.enhance_panel import EnhancePanel
@@ -187,6 +188,8 @@ class ReviewWindow(QMainWindow):
         self.enhance_panel.message.connect(self._log)  # preset saved / loaded / failed: log and status bar
         self.tabs = QTabWidget()
         self.tabs.addTab(self.attributes, "Box")
+        self.box_list = BoxList(self.editor, self.views)
+        self.tabs.addTab(self.box_list, "Boxes")
         self.tabs.addTab(enhance, "Enhance")
         self.tabs.addTab(self.detect_panel, "Detect")
         self.loop = ModelLoop(self, self._log)  # after the Detect panel: it listens to its runs
@@ -237,6 +240,7 @@ class ReviewWindow(QMainWindow):
             "draw_mode": lambda: self.editor.set_mode("draw"), "select_mode": self._select_mode,
             "delete_box": self.editor.delete_selected, "accept_box": self.editor.accept_selected,
             "reject_box": self.editor.reject_selected, "accept_all": self.accept_all,
+            "next_box": lambda: self.box_list.select_next(1), "previous_box": lambda: self.box_list.select_next(-1),
             "nudge_left": lambda: self._nudge(-1, 0), "nudge_right": lambda: self._nudge(1, 0),
             "nudge_up": lambda: self._nudge(0, -1), "nudge_down": lambda: self._nudge(0, 1),
             "nudge_left_far": lambda: self._nudge(-10, 0), "nudge_right_far": lambda: self._nudge(10, 0),

@@ -9,7 +9,7 @@ let the mouse through to the view.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 _CAPTION_STYLE = ("QLabel { background: rgba(0, 0, 0, 150); color: #e8e8e8; padding: 2px 6px;"
@@ -23,7 +23,7 @@ def method_short_name(label: str) -> str:
 
 
 class ViewCaption(QLabel):
-    """A small label pinned to the top-left corner of ``view``."""
+    """A small label pinned to the top-left corner of ``view`` (a view's viewport, so a loupe shows over it)."""
 
     def __init__(self, view: QWidget, text: str = "") -> None:
         super().__init__(text, view)
@@ -44,6 +44,12 @@ class ViewCaption(QLabel):
         if event.type() == QEvent.Type.Resize:
             self._fit()
         return False
+
+    def moveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Scrolling a view's viewport moves its children with the picture: stay in the corner."""
+        super().moveEvent(event)
+        if self.pos() != QPoint(_MARGIN, _MARGIN):
+            self.move(_MARGIN, _MARGIN)
 
     def _fit(self) -> None:
         """As wide as the text, never wider than the view (a narrow view elides the end)."""
