@@ -257,6 +257,8 @@ def test_every_tab_fits_at_1280x720_and_the_pr_plot_is_wide(qtbot, review_window
         if isinstance(page, QScrollArea):  # no sideways scrolling: the page is as wide as its viewport
             assert not page.horizontalScrollBar().isVisible(), window.tabs.tabText(i)
             assert page.widget().width() <= page.viewport().width(), window.tabs.tabText(i)
+    bar = window.tabs.tabBar()  # every tab's name is readable: no scroll arrows on the tab bar
+    assert sum(bar.tabRect(i).width() for i in range(bar.count())) <= window.tabs.width()
     window.show_panel(window.loop.evaluation)
     qtbot.wait(20)
     evaluation = window.loop.evaluation

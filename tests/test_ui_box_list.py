@@ -71,8 +71,9 @@ def scene(review_window, tmp_path) -> Scene:
     window.show_image(a)
     window.run_picker.choose(ALL)  # both runs' proposals (the window shows the latest run's by default)
     box_list = window.box_list  # the window's Boxes tab
-    assert isinstance(box_list, BoxList) and window.tabs.tabText(window.tabs.indexOf(box_list)) == "Boxes"
-    window.tabs.setCurrentWidget(box_list)
+    assert isinstance(box_list, BoxList)
+    window.show_panel(box_list)
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Boxes" and box_list.isVisible()
     assert window.views.active().is_fitted() and window.scene.confidence_threshold() == 0.5
     ids = {"human": human.id, "deleted": gone.id, "m91": by_score[0.91].id, "m75": rejected.id,
            "m62": by_score[0.62].id, "m30": by_score[0.30].id, "p55": by_score[0.55].id}

@@ -374,7 +374,8 @@ class Session:
     def tab(self, panel) -> None:
         """Bring the tab holding ``panel`` to the front (a page, or the widget of a scrolling page)."""
         self.window.show_panel(panel)
-        if self.window.current_panel() is not panel:
+        page = self.window.tabs.currentWidget()
+        if self.window.current_panel() is not panel and not page.isAncestorOf(panel):
             raise RuntimeError(f"no tab holds {type(panel).__name__}")
         settle()
 
@@ -404,7 +405,7 @@ class Session:
         self.select_a_proposal()
 
     def enhance_panel(self) -> None:
-        self.frame(self.window.tabs.widget(1), 0.3)
+        self.frame(self.window.enhance_panel, 0.3)
         self.wait_for_pictures()
 
     def help_overlay(self) -> None:

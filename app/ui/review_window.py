@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSlider,
+    QSplitter,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -187,9 +188,14 @@ class ReviewWindow(QMainWindow):
         self.log_panel.setObjectName("logPanel")
         self.enhance_panel.message.connect(self._log)  # preset saved / loaded / failed: log and status bar
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.attributes, "Box")
         self.box_list = BoxList(self.editor, self.views)
-        self.tabs.addTab(self.box_list, "Boxes")
+        boxes = QSplitter(Qt.Orientation.Vertical)  # the list and the selected box: one tab, the bar stays short
+        boxes.setObjectName("boxesPage")
+        boxes.addWidget(self.box_list)
+        boxes.addWidget(self.attributes)
+        boxes.setStretchFactor(0, 3)
+        boxes.setStretchFactor(1, 2)
+        self.tabs.addTab(boxes, "Boxes")
         self.tabs.addTab(enhance, "Enhance")
         self.tabs.addTab(self.detect_panel, "Detect")
         self.loop = ModelLoop(self, self._log)  # after the Detect panel: it listens to its runs
@@ -210,7 +216,7 @@ class ReviewWindow(QMainWindow):
         """Bring the side-panel tab holding ``panel`` to the front."""
         for i in range(self.tabs.count()):
             page = self.tabs.widget(i)
-            if page is panel or (isinstance(page, QScrollArea) and page.widget() is panel):
+            if page is panel or (isinstance(page, QScrollArea) and page.widget() is panel) or page.isAncestorOf(panel):
                 self.tabs.setCurrentIndex(i)
 
     def current_panel(self) -> QWidget:
