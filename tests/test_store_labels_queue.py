@@ -246,3 +246,13 @@ def test_a_run_filled_image_by_image(project):
     assert settings == {"mode": "single", "image_ids": sorted([i["p1.jpg"], i["p2.jpg"]])}
     with pytest.raises(NotFoundError, match="no detection run with id 999"):
         add_detections(project, 999, {i["p1.jpg"]: (np.zeros((0, 4)), np.zeros(0))})
+
+
+def test_natural_key_orders_paths_as_a_file_manager_lists_them() -> None:
+    from app.store.queue import natural_key
+
+    names = ["10.png", "2.png", "1.png", "B.png", "a.png", "a10b2.png", "a10b10.png", "a2.png", "x/10.png",
+             "x/9.jpg", "x.png", "IMG_0100.jpg", "img_99.jpg"]
+    assert sorted(names, key=natural_key) == ["1.png", "2.png", "10.png", "a.png", "a2.png", "a10b2.png",
+                                              "a10b10.png", "B.png", "img_99.jpg", "IMG_0100.jpg", "x.png",
+                                              "x/9.jpg", "x/10.png"]

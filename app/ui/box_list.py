@@ -186,7 +186,13 @@ class BoxList(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # widths from the widest text each column can hold, once: measuring the rows after every
+        # reload (ResizeToContents) cost ~100 ms on a 2,000-box image (``benchmarks/gui_bench.py`` (c))
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        metrics, pad = self.table.fontMetrics(), 18
+        for col, widest in enumerate(("9999", "■ proposed", "imported", "run 9999", "0.00", "9999×9999")):
+            header.resizeSection(col, max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance(COLUMNS[col]))
+                                 + pad)
         header.setStretchLastSection(True)
         header.setSortIndicator(SCORE_COLUMN, Qt.SortOrder.DescendingOrder)
         self.table.setSortingEnabled(True)
