@@ -7,7 +7,6 @@ wires them: which image is shown, keyboard actions from ``app.ui.keymap``, the s
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +33,6 @@ from PySide6.QtWidgets import (
 
 from app.store import (
     NotFoundError,
-    boxes_of,
     Project,
     StoreError,
     image_summaries,
@@ -54,7 +52,9 @@ from app.ui.keymap import KEYMAP
 from app.ui.model_loop import ModelLoop
 from app.ui.notice_bar import NoticeBar
 from app.ui.paired_views import PairedViews
+from app.ui.project_view_state import ProjectViewState
 from app.ui.qimage import to_qimage
+from app.ui.review_status import STATUS_ACTIONS, ReviewStatusActions
 from app.ui.run_picker import RunPicker
 from app.ui.view_overlays import ViewCaption, ViewMessage, method_short_name
 from app.jobs.image_pipeline import ImagePipeline
@@ -68,16 +68,9 @@ FRAME_ALLOWANCE = 64
 DOCK_WIDTH = {"imagesDock": 260, "panelsDock": 380}
 """Initial dock widths in pixels."""
 MAX_RECENT = 8
-DEFAULT_MIN_SCORE = 50
-"""The min-score slider of a project opened for the first time (hundredths)."""
-STATUS_ACTIONS = {"mark_done": "done", "mark_skipped": "skipped", "mark_in_progress": "in_progress",
-                  "mark_new": "new"}
-"""Keymap actions that set the shown image's review status."""
-ADVANCING = ("done", "skipped")
-"""Statuses that end the image's review: setting one goes on to the next image of the list."""
 
 
-class ReviewWindow(QMainWindow):
+class ReviewWindow(ReviewStatusActions, QMainWindow):
     """Review one project. ``open_project(location)`` shows it; ``current_image_id`` is what is shown."""
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
@@ -200,7 +193,8 @@ class ReviewWindow(QMainWindow):
         self.tabs.addTab(self.detect_panel, "Detect")
         self.loop = ModelLoop(self, self._log)  # after the Detect panel: it listens to its runs
         for panel in (self.detect_panel, self.loop.training, self.loop.evaluation):
-            panel.problem.connect(lambda text, p=panel: self.notify(text, "error", ("Details", lambda: self.show_panel(p))))
+            panel.problem.connect(lambda text, p=panel: self.notify(text, "error",
+                                                                    ("Details", lambda: self.show_panel(p))))
         # scrollable: their plots and tables must not force the dock wider than the image views
         self.tabs.addTab(_scrolling(self.loop.training), "Train")
         self.tabs.addTab(_scrolling(self.loop.evaluation), "Evaluate")
@@ -252,7 +246,8 @@ class ReviewWindow(QMainWindow):
             "nudge_left_far": lambda: self._nudge(-10, 0), "nudge_right_far": lambda: self._nudge(10, 0),
             "nudge_up_far": lambda: self._nudge(0, -10), "nudge_down_far": lambda: self._nudge(0, 10),
             "undo": self.undo_stack.undo, "redo": self.undo_stack.redo,
-            "toggle_boxes": self.toggle_boxes, "toggle_loupe": lambda: self.views.set_loupe(not self.views.loupe_enabled()),
+            "toggle_boxes": self.toggle_boxes,
+            "toggle_loupe": lambda: self.views.set_loupe(not self.views.loupe_enabled()),
             "fit": self.views.fit, "actual_size": self.views.actual_size,
             "zoom_in": lambda: self.views.zoom_by(ZOOM_STEP), "zoom_out": lambda: self.views.zoom_by(1 / ZOOM_STEP),
             "layout_side": lambda: self.views.set_layout("side"), "layout_single": self._toggle_single,
@@ -412,9 +407,10 @@ class ReviewWindow(QMainWindow):
         self.setWindowTitle(f"DarkFace Studio — {project.path or project.url}")
         self._remember_recent(str(project.path or project.url))
         self.browser_model.set_rows([])  # the view state below must not touch the old rows
-        state = self._restore_view_state()
+        min_score, image_id = self._view_state().restore(self.browser_panel)
+        self.confidence.setValue(min_score)
         self.reload_browser()
-        if not (state.get("image_id") is not None and self.browser_panel.select_image(int(state["image_id"]))):
+        if not (image_id is not None and self.browser_panel.select_image(image_id)):
             if self.browser_proxy.rowCount():
                 self.select_row(0)
             else:
@@ -422,39 +418,13 @@ class ReviewWindow(QMainWindow):
         return True
 
     # -- per-project view state ---------------------------------------------------------------
-    def _state_key(self) -> str:
-        location = str(self.project.path or self.project.url)
-        return "projects/" + hashlib.sha1(location.encode()).hexdigest()[:16]
+    def _view_state(self) -> ProjectViewState:
+        return ProjectViewState(self._settings, str(self.project.path or self.project.url))
 
     def _save_view_state(self) -> None:
         """Remember the project's order, filters, min score and shown image (reopened as left)."""
-        if self.project is None:
-            return
-        panel, key = self.browser_panel, self._state_key()
-        values = {"order": panel.order_box.currentText(), "status": panel.status_filter.currentText(),
-                  "detections": panel.detections_filter.currentText(), "text": panel.text_filter.text(),
-                  "score_min": panel.score_min.value(), "score_max": panel.score_max.value(),
-                  "min_score": self.confidence.value(), "image_id": self.current_image_id}
-        for name, value in values.items():
-            self._settings.setValue(f"{key}/{name}", value if value is not None else "")
-
-    def _restore_view_state(self) -> dict:
-        """Put the project's saved view state (or the defaults) on the widgets; returns what was saved."""
-        key, panel = self._state_key(), self.browser_panel
-        saved = {name: self._settings.value(f"{key}/{name}")
-                 for name in ("order", "status", "detections", "text", "score_min", "score_max", "min_score",
-                              "image_id")}
-        for combo, name in ((panel.order_box, "order"), (panel.status_filter, "status"),
-                            (panel.detections_filter, "detections")):
-            index = combo.findText(str(saved[name])) if saved[name] else -1
-            combo.setCurrentIndex(max(index, 0))
-        panel.text_filter.setText(str(saved["text"] or ""))
-        panel.score_min.setValue(_as_float(saved["score_min"], 0.0))
-        panel.score_max.setValue(_as_float(saved["score_max"], 1.0))
-        self.confidence.setValue(int(_as_float(saved["min_score"], DEFAULT_MIN_SCORE)))
-        image_id = saved["image_id"]
-        saved["image_id"] = int(image_id) if str(image_id or "").isdigit() else None
-        return saved
+        if self.project is not None:
+            self._view_state().save(self.browser_panel, self.confidence.value(), self.current_image_id)
 
     def reload_browser(self) -> None:
         if self.project is None:
@@ -480,121 +450,6 @@ class ReviewWindow(QMainWindow):
         rows = self.browser_panel.row_count()
         if rows:
             self.select_row(min(max(self.current_row() + delta, 0), rows - 1))
-
-    def next_unreviewed(self) -> None:
-        if self.project is None:
-            return
-        queue = [q.image_id for q in review_queue(self.project, "unreviewed", statuses=["new", "in_progress"])]
-        after = [i for i in queue if i != self.current_image_id]
-        if after:
-            self.show_image_id(after[0])
-        else:
-            self.notify("No image is left to review: every image is done or skipped"
-                        + (" (but this one)" if queue else "") + ".")
-
-    def mark_done(self) -> None:
-        self.set_status("done")
-
-    def set_status(self, status: str, image_id: int | None = None) -> None:
-        """Set an image's review status (default: the one shown) as an undo step; done or skipped on
-        the shown image go on to the image that followed it in the list before the change."""
-        image_id = self.current_image_id if image_id is None else image_id
-        if self.project is None or image_id is None:
-            return
-        shown = image_id == self.current_image_id
-        following = self._following(image_id) if shown and status in ADVANCING else None
-        warning = self._done_warning(image_id) if status == "done" and shown else None
-        selection = self.browser_panel.view.selectionModel()
-        blocked = selection.blockSignals(True)  # the row may leave a filtered list: Qt moves the current
-        try:
-            changed = self.editor.set_status(image_id, status)
-        finally:
-            selection.blockSignals(blocked)
-        self._refresh_counts()
-        if shown and status in ADVANCING:
-            if following is not None:
-                self.browser_panel.select_image(following, notify=False)  # Qt may have moved there already
-                self.show_image(following)
-            else:
-                if not self.browser_panel.select_image(image_id, notify=False):
-                    self.show_image_id(image_id)  # keep showing it although the filter no longer lists it
-                self.notify("That was the last image in the list." if changed else
-                            f"The image is already {STATUS_NAMES[status]}; it is the last in the list.")
-        elif shown:
-            self.browser_panel.select_image(image_id, notify=False)
-        if warning is not None and changed:
-            self._warned_done.add(image_id)
-            self.notify(warning, "warning", ("Undo", self.undo_stack.undo))
-
-    def _following(self, image_id: int) -> int | None:
-        """The image listed after ``image_id`` now (``None``: it is last, or not listed)."""
-        row = self.browser_model.row_of(image_id)
-        if row is None:
-            return None
-        index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
-        if not index.isValid():
-            return None
-        following = self.browser_panel.summary_at(index.row() + 1)
-        return following.id if following is not None else None
-
-    def _done_warning(self, image_id: int) -> str | None:
-        """What to say (once per image) when done would make undecided proposals background."""
-        if image_id in self._warned_done:
-            return None
-        boxes = boxes_of(self.project, image_id)  # as stored: a detection may have landed since it was shown
-        threshold = self.scene.confidence_threshold()
-        run = self.scene.shown_run()  # another run's hidden proposals are not the reviewer's to decide here
-        proposed = [b for b in boxes if b.state == "proposed" and (run is None or b.detection_run_id in (None, run))]
-        above = [b for b in proposed if b.score is not None and b.score >= threshold]
-        faces = sum(1 for b in boxes if b.state == "accepted")
-        if above:
-            return (f"Marked done with {len(above)} model proposal{'s' if len(above) > 1 else ''} scored "
-                    f"≥ {threshold:.2f} still undecided: training treats them as background. "
-                    "Undo (Ctrl+Z) to go back and decide them.")
-        if faces == 0 and proposed:
-            return (f"Marked done with no faces while the model proposed {len(proposed)}: the whole image "
-                    "becomes background for training. Undo (Ctrl+Z) to go back.")
-        return None
-
-    def _status_menu(self, where, image_ids: list[int] | None = None) -> None:
-        """The review-status menu (views and list): for the shown image, or the images right-clicked."""
-        menu = QMenu(self)
-        if image_ids is None:
-            for name in STATUS_ACTIONS:
-                menu.addAction(self.actions[name])
-        else:
-            for status, label in STATUS_NAMES.items():
-                action = menu.addAction(f"Mark {label}")
-                action.triggered.connect(lambda _=False, st=status: self._set_status_of(image_ids, st))
-        menu.popup(where)
-        self._open_menu = menu
-
-    def _on_browser_menu(self, pos) -> None:
-        ids = self.browser_panel.selected_ids()
-        if ids:
-            self._status_menu(self.browser_panel.view.viewport().mapToGlobal(pos), ids)
-
-    def _set_status_of(self, image_ids: list[int], status: str) -> None:
-        if len(image_ids) == 1 and image_ids[0] == self.current_image_id:
-            self.set_status(status)  # as the key does: done and skipped go on to the next
-            return
-        self.undo_stack.beginMacro(f"Mark {len(image_ids)} images {STATUS_NAMES[status]}")
-        for image_id in image_ids:
-            self.editor.set_status(image_id, status)
-        self.undo_stack.endMacro()
-        self._refresh_counts()
-
-    def _on_undo_index(self, index: int) -> None:
-        """Undo and redo show the image they changed (a mistaken Space is undone where it was made)."""
-        previous, self._undo_index = self._undo_index, index
-        if self._restoring_history or index == previous:
-            return
-        command = self.undo_stack.command(index if index < previous else index - 1)
-        image_id = getattr(command, "image_id", None)
-        if image_id is None and command is not None and command.childCount():
-            image_id = getattr(command.child(0), "image_id", None)
-        if image_id is not None and image_id >= 0 and image_id != self.current_image_id:
-            self.show_image_id(image_id)
 
     def _select_image(self, image_id: int, load: bool = True) -> None:
         self.browser_panel.select_image(image_id, notify=load)
@@ -709,7 +564,7 @@ class ReviewWindow(QMainWindow):
         self.scene.set_confidence_threshold(value / 100)
         self.confidence_label.setText(f"{value / 100:.2f}")
         if self._model_threshold_of is not None and self.project is not None:  # remembered for that model
-            self._settings.setValue(f"{self._state_key()}/model_min_score/{self._model_threshold_of}", value)
+            self._view_state().set_model_min_score(self._model_threshold_of, value)
 
     # -- which run's proposals, and what the views say about them -------------------------------
     def _on_shown_run(self, run_id: int | None) -> None:
@@ -719,9 +574,9 @@ class ReviewWindow(QMainWindow):
         model_id = run.model_version_id if run is not None else None
         self._model_threshold_of = None  # restoring a model's threshold must not save it as the other's
         if model_id is not None and self.project is not None:
-            saved = self._settings.value(f"{self._state_key()}/model_min_score/{model_id}")
+            saved = self._view_state().model_min_score(model_id)
             if saved is not None:
-                self.confidence.setValue(int(_as_float(saved, self.confidence.value())))
+                self.confidence.setValue(saved)
         self._model_threshold_of = model_id
         self._refresh_captions()
 
@@ -747,7 +602,8 @@ class ReviewWindow(QMainWindow):
         index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
         where = (f"{index.row() + 1} / {self.browser_proxy.rowCount()}" if index.isValid()
                  else f"not in the filtered list of {self.browser_proxy.rowCount()}")
-        self.position_label.setText(f"{where}  ·  {summary.rel_path}  ·  {STATUS_NAMES.get(summary.status, summary.status)} ")
+        status = STATUS_NAMES.get(summary.status, summary.status)
+        self.position_label.setText(f"{where}  ·  {summary.rel_path}  ·  {status} ")
 
     def _scope_ids(self, scope: str) -> list[int] | None:
         if self.project is None:
@@ -983,13 +839,6 @@ class ReviewWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         super().closeEvent(event)
-
-
-def _as_float(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
