@@ -130,7 +130,7 @@ def test_an_unmatched_image_name_exits_1_unless_allowed(db_url: str, data: Path,
 
 @pytest.mark.parametrize("argv", [
     ["import-labels", "p.db", "gt.txt", "--format", "yolo"],
-    ["export", "p.db", "out", "--format", "voc"],
+    ["export", "p.db", "out", "--format", "pascal"],
     ["export", "p.db", "out", "--format", "wider", "--status", "finished"],
     ["export", "p.db", "out", "--format", "wider", "--run", "1"],
     ["stats"],
@@ -169,7 +169,7 @@ def test_a_missing_project_or_input_exits_1(data: Path, capsys) -> None:
     assert "nope.db: no such project file" in capsys.readouterr().err
     assert main(["init", str(data / "p.db")]) == 0
     assert main(["import-labels", str(data / "p.db"), str(data / "missing.txt"), "--format", "wider"]) == 1
-    assert f"error: {data / 'missing.txt'}: No such file" in capsys.readouterr().err
+    assert f"error: {data / 'missing.txt'}: no such file (a WIDER FACE ground truth .txt file expected)" in capsys.readouterr().err
     assert main(["import-images", str(data / "p.db"), str(data / "nowhere")]) == 1
     assert main(["export", str(data / "p.db"), str(data / "preds"), "--format", "wider-predictions"]) == 1
     assert "no detection runs" in capsys.readouterr().err

@@ -33,16 +33,20 @@ from app.store.evaluations import (
 )
 from app.store.images import image_file
 from app.store.project import Project
+from srn.formats.images import find_image
+from srn.formats.registry import format_names, get_format, read_labels
 
-LABEL_FORMATS = ("auto", "darkface", "wider")
+LABEL_FORMATS = ("auto", *format_names(readable=True))
+"""``auto``: a folder is DARK FACE labels, a ``.json`` file COCO, another file WIDER FACE."""
 MAX_ERRORS = 2000
 """False positives (highest scores first) and missed faces kept per evaluation."""
 
 
 @dataclass(frozen=True)
 class LabelSet:
-    """An imported labelled set: a DARK FACE label folder (``<id>.txt``) or a WIDER FACE
-    ground-truth ``.txt`` file, and the folder its image names are relative to."""
+    """An imported labelled set: a label file or folder of a readable format (DARK FACE
+    ``<id>.txt`` folder, WIDER FACE ``.txt``, COCO ``.json``, VOC folder), and the folder its
+    image names are relative to."""
 
     labels: Path
     images: Path
@@ -57,17 +61,8 @@ class LabelSet:
             raise ValueError(f"label format must be one of {', '.join(LABEL_FORMATS)}, got {self.format!r}")
         if self.format != "auto":
             return self.format
-        return "darkface" if Path(self.labels).is_dir() else "wider"
-
-
-def _find_image(folder: Path, stem: str) -> Path | None:
-    from srn.imageio import IMAGE_EXTENSIONS
-
-    for ext in IMAGE_EXTENSIONS:
-        for candidate in (folder / f"{stem}{ext}", folder / f"{stem}{ext.upper()}"):
-            if candidate.is_file():
-                return candidate
-    return None
+        labels = Path(self.labels)
+        return "darkface" if labels.is_dir() else "coco" if labels.suffix.lower() == ".json" else "wider"
 
 
 def label_set_ground_truth(project: Project | None, label_set: LabelSet) -> list[GroundTruthImage]:
@@ -79,20 +74,11 @@ def label_set_ground_truth(project: Project | None, label_set: LabelSet) -> list
     if not images.is_dir():
         raise FileNotFoundError(f"{images}: no such image folder")
     fmt = label_set.resolved_format()
+    by_id = not get_format(fmt).image_names  # DARK FACE: ids, matched to an image file of any extension
     out: list[GroundTruthImage] = []
-    if fmt == "darkface":
-        from srn.formats.darkface import read_labels_folder
-
-        for stem, boxes in read_labels_folder(labels).items():
-            path = _find_image(images, stem) or images / f"{stem}.png"  # a missing file is reported per image
-            out.append(GroundTruthImage(None, path, boxes, np.ones(len(boxes), dtype=bool), stem))
-    else:
-        from srn.formats.records import from_wider
-        from srn.formats.wider import read_gt
-
-        for record in read_gt(labels):
-            ann = from_wider(record)
-            out.append(GroundTruthImage(None, images / ann.name, ann.boxes, ~ann.ignore_or_false, ann.name))
+    for ann in read_labels(fmt, labels):
+        path = (find_image(images, ann.name) or images / f"{ann.name}.png") if by_id else images / ann.name
+        out.append(GroundTruthImage(None, path, ann.boxes, ~ann.ignore_or_false, ann.name))  # missing: per image
     if project is not None:
         ids = image_ids_for_paths(project, [g.path for g in out])
         for g in out:

@@ -35,12 +35,13 @@ from app.store.errors import NotFoundError, StoreError
 from app.store.models import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, Image
 from app.store.project import Project
 from srn.formats.records import Annotation, sort_annotations
-from srn.fileio import staged_folder
+from srn.formats.registry import fit_to_format, format_names, get_format, write_labels
 
-EXPORT_FORMATS = ("wider", "wider-predictions", "darkface", "coco")
-FOLDER_FORMATS = ("wider-predictions", "darkface")
-"""The formats written as a folder of ``.txt`` files (the others write one file)."""
-_INVALID = WIDER_ATTRIBUTES.index("invalid")
+EXPORT_FORMATS = format_names(kind=None, writable=True)
+"""Every format ``srn.formats.registry`` can write: ground truth, and a run's predictions."""
+FOLDER_FORMATS = tuple(name for name in EXPORT_FORMATS if get_format(name).output == "folder")
+"""The formats written as a folder (the others write one file)."""
+PREDICTIONS = "wider-predictions"
 
 Progress = Callable[[int, int], None]
 """``progress(images done, total)``; raising from it stops the export before anything is written."""
@@ -114,30 +115,18 @@ def label_annotations(project: Project, statuses: Iterable[str] | None = ("done"
     return sort_annotations(anns.values())
 
 
-def _wider_attributes(ann: Annotation) -> np.ndarray:
-    """Attributes whose ``invalid`` column agrees with the ignore flag (the flag wins)."""
-    attrs = ann.attributes.copy()
-    disagree = (attrs[:, _INVALID] != 0) != ann.ignore_or_false
-    attrs[disagree, _INVALID] = ann.ignore_or_false[disagree].astype(np.int64)
-    return attrs
-
-
-def _check_names(anns: list[Annotation]) -> None:
-    for ann in anns:
-        if len(ann.name.split()) != 1:
-            raise StoreError(f"image {ann.name!r}: WIDER FACE names cannot contain white space; rename the file")
-
-
 def _check_folder(folder: Path, keep: set[str]) -> None:
-    """Refuse an output folder that holds ``.txt`` files this export would not overwrite."""
+    """Refuse an output folder that holds files of the kind this export writes that it would not
+    overwrite (stale files of an earlier export must never mix in)."""
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder} is a file; this export writes a folder")
     if folder.is_dir():
-        stale = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.txt")
-                       if p.relative_to(folder).as_posix() not in keep)
+        suffixes = {Path(k).suffix for k in keep} or {".txt"}
+        stale = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                       if p.is_file() and p.suffix in suffixes and p.relative_to(folder).as_posix() not in keep)
         if stale:
-            raise StoreError(f"{folder} holds {len(stale)} other .txt files (e.g. {stale[0]}) that this export would "
-                             "not replace; choose an empty folder")
+            raise StoreError(f"{folder} holds {len(stale)} other {'/'.join(sorted(suffixes))} files (e.g. {stale[0]}) "
+                             "that this export would not replace; choose an empty folder")
 
 
 def _check_file(path: Path) -> None:
@@ -145,70 +134,57 @@ def _check_file(path: Path) -> None:
         raise StoreError(f"{path} is a folder; this export writes a file")
 
 
-def export_wider_gt(project: Project, out_file: str | os.PathLike[str], *, statuses: Iterable[str] | None = ("done",),
-                    split: str | None = None, progress: Progress | None = None) -> ExportReport:
-    """Write the labels as a WIDER FACE ground-truth text file."""
-    from srn.formats import wider
-
-    out = Path(out_file)
-    _check_file(out)
-    anns = label_annotations(project, statuses, split)
-    _check_names(anns)
-    records = []
-    for done, a in enumerate(anns, start=1):
-        records.append(wider.WiderRecord(a.name, wider.xyxy_to_xywh(a.boxes), _wider_attributes(a)))
-        _tick(progress, done, len(anns))
-    wider.write_gt(out, records)
-    return ExportReport(out, "wider", len(anns), sum(len(a.boxes) for a in anns))
-
-
-def export_darkface(project: Project, out_folder: str | os.PathLike[str], *,
-                    statuses: Iterable[str] | None = ("done",), split: str | None = None,
-                    progress: Progress | None = None) -> ExportReport:
-    """Write the labels as a DARK FACE label folder, ``<stem>.txt`` per image.
-
-    DARK FACE has no ignore flag (ignored faces are written as faces, with a warning) and no box
-    without pixels (a WIDER box of width or height 0 is left out, with a warning).
-    """
-    from srn.formats import darkface
-
-    out = Path(out_folder)
-    anns = label_annotations(project, statuses, split)
-    stems: dict[str, str] = {}
+def _folder_files(fmt: str, anns: list[Annotation]) -> set[str]:
+    """The files a folder format writes for ``anns`` (relative paths), each image its own."""
+    spec, files = get_format(fmt), {}
+    suffix = ".xml" if fmt == "voc" else ".txt"
     for ann in anns:
-        if ann.stem in stems:
-            raise StoreError(f"images {stems[ann.stem]} and {ann.name} share the DARK FACE id {ann.stem!r}; "
-                             "export fewer images (--status, --split) or rename one")
-        stems[ann.stem] = ann.name
-    _check_folder(out, {f"{stem}.txt" for stem in stems})
-    report = ExportReport(out, "darkface", len(anns))
-    labels = {}
-    for done, ann in enumerate(anns, start=1):
-        _tick(progress, done, len(anns))
-        empty = (ann.boxes[:, 2] < ann.boxes[:, 0]) | (ann.boxes[:, 3] < ann.boxes[:, 1])
-        if empty.any():
-            report.warnings.append(f"{ann.name}: {int(empty.sum())} boxes without pixels (w or h is 0) left out")
-        if ann.ignore_or_false[~empty].any():
-            report.warnings.append(f"{ann.name}: {int(ann.ignore_or_false[~empty].sum())} ignored faces written as "
-                                   "faces (DARK FACE has no ignore flag)")
-        labels[ann.stem] = ann.boxes[~empty]
-        report.boxes += int((~empty).sum())
-    with staged_folder(out) as stage:  # all or nothing: a full disk midway leaves the folder as it was
-        darkface.write_labels_folder(stage, labels)
-    return report
+        rel = f"{ann.stem}{suffix}" if not spec.image_names else \
+            (Path(ann.name).parent / f"{Path(ann.name).stem}{suffix}").as_posix()
+        if rel in files and not spec.image_names:
+            raise StoreError(f"images {files[rel]} and {ann.name} share the {spec.title.removesuffix(' labels')} id "
+                             f"{ann.stem!r}; export fewer images (--status, --split) or rename one")
+        if rel in files:
+            raise StoreError(f"images {files[rel]} and {ann.name} would both be written to {rel}")
+        files[rel] = ann.name
+    return set(files)
 
 
-def export_coco(project: Project, out_file: str | os.PathLike[str], *, statuses: Iterable[str] | None = ("done",),
-                split: str | None = None, progress: Progress | None = None) -> ExportReport:
-    """Write the labels as COCO ground truth (ignored faces as ``iscrowd``, attributes carried)."""
-    from srn.formats import coco
-
-    out = Path(out_file)
-    _check_file(out)
+def export_labels(project: Project, out: str | os.PathLike[str], fmt: str, *,
+                  statuses: Iterable[str] | None = ("done",), split: str | None = None,
+                  progress: Progress | None = None) -> ExportReport:
+    """Write the labels in ground-truth format ``fmt`` (``srn.formats.registry``): what the format
+    cannot hold is said in the report's warnings (a box without pixels left out, ignored faces
+    written as faces), what it cannot be written at all refused before anything is written."""
+    spec, out = get_format(fmt), Path(out)
     anns = label_annotations(project, statuses, split)
-    _tick(progress, len(anns), len(anns))  # the JSON is built and written in one go
-    coco.export_coco(anns, out)
-    return ExportReport(out, "coco", len(anns), sum(len(a.boxes) for a in anns))
+    if spec.output == "folder":
+        _check_folder(out, _folder_files(fmt, anns))
+    else:
+        _check_file(out)
+    anns, warnings = fit_to_format(fmt, anns)
+    for done in range(1, len(anns) + 1):
+        _tick(progress, done, len(anns))
+    try:
+        write_labels(fmt, anns, out)  # a folder all or nothing: a full disk leaves it as it was
+    except ValueError as exc:  # what the format cannot hold (white space in a WIDER name, ...)
+        raise StoreError(str(exc)) from None
+    return ExportReport(out, fmt, len(anns), sum(len(a.boxes) for a in anns), warnings=warnings)
+
+
+def export_wider_gt(project: Project, out_file: str | os.PathLike[str], **choices) -> ExportReport:
+    """The labels as a WIDER FACE ground-truth text file (``export_labels``)."""
+    return export_labels(project, out_file, "wider", **choices)
+
+
+def export_darkface(project: Project, out_folder: str | os.PathLike[str], **choices) -> ExportReport:
+    """The labels as a DARK FACE label folder, ``<stem>.txt`` per image (``export_labels``)."""
+    return export_labels(project, out_folder, "darkface", **choices)
+
+
+def export_coco(project: Project, out_file: str | os.PathLike[str], **choices) -> ExportReport:
+    """The labels as COCO ground truth, ignored faces as ``iscrowd`` (``export_labels``)."""
+    return export_labels(project, out_file, "coco", **choices)
 
 
 def _run_images(run: DetectionRun) -> set[int]:
@@ -261,22 +237,13 @@ def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str
                              statuses: Iterable[str] | None = ("done",), split: str | None = None,
                              progress: Progress | None = None) -> ExportReport:
     """Write one run's detections as a WIDER FACE predictions folder (``<event>/<image>.txt``)."""
-    from srn.formats import wider
-
     out = Path(out_folder)
     run_id, anns = prediction_annotations(project, run_id, statuses=statuses, split=split)
-    files: dict[str, str] = {}
-    for ann in anns:
-        rel = (Path(ann.name).parent / f"{Path(ann.name).stem}.txt").as_posix()
-        if rel in files:
-            raise StoreError(f"images {files[rel]} and {ann.name} would both be written to {rel}")
-        files[rel] = ann.name
-    _check_folder(out, set(files))
-    with staged_folder(out) as stage:
-        for done, ann in enumerate(anns, start=1):
-            wider.write_prediction(stage, ann.name, ann.boxes, ann.scores)
-            _tick(progress, done, len(anns))
-    return ExportReport(out, "wider-predictions", len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
+    _check_folder(out, _folder_files(PREDICTIONS, anns))
+    for done in range(1, len(anns) + 1):
+        _tick(progress, done, len(anns))
+    write_labels(PREDICTIONS, anns, out)  # all or nothing
+    return ExportReport(out, PREDICTIONS, len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
 
 
 PROJECT_DIR = ".darkface-studio"  # a folder project's database, runs and caches (app.project_folder)
@@ -335,12 +302,11 @@ def export(project: Project, out: str | os.PathLike[str], fmt: str, *, statuses:
     out = Path(out)
     _check_not_project(project, out)
     _check_overwrite(fmt, out, force)
-    if fmt == "wider-predictions":
+    if fmt == PREDICTIONS:
         return export_wider_predictions(project, out, run_id, statuses=statuses, split=split, progress=progress)
     if run_id is not None:
-        raise StoreError(f"a detection run is only exported with the wider-predictions format, not {fmt}")
-    write = {"wider": export_wider_gt, "darkface": export_darkface, "coco": export_coco}[fmt]
-    return write(project, out, statuses=statuses, split=split, progress=progress)
+        raise StoreError(f"a detection run is only exported with the {PREDICTIONS} format, not {fmt}")
+    return export_labels(project, out, fmt, statuses=statuses, split=split, progress=progress)
 
 
 # -- what an export dialog offers -----------------------------------------------------------------

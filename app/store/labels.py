@@ -39,8 +39,10 @@ from app.store.models import WIDER_ATTRIBUTES, Box, Edit, Image, LabelImport, La
 from app.store.project import Project
 from srn.formats.errors import FormatError
 from srn.formats.records import OUTSIDE_MODES, Annotation, apply_outside
+from srn.formats.registry import format_names, read_labels
 
-LABEL_FORMATS = ("wider", "darkface", "coco")
+LABEL_FORMATS = format_names(readable=True)
+"""The ground-truth formats a label set can be imported from."""
 
 
 @dataclass
@@ -68,18 +70,11 @@ class LabelImportReport:
 
 
 def read_annotations(path: str | os.PathLike[str], fmt: str) -> list[Annotation]:
-    """Parse a label file/folder into ``Annotation`` records (``FormatError`` on bad input)."""
-    from srn.formats import coco, darkface, wider
-    from srn.formats.records import from_darkface, from_wider
-
-    path = Path(path)
-    if fmt == "wider":
-        return [from_wider(r) for r in wider.read_gt(path)]
-    if fmt == "darkface":
-        return from_darkface(darkface.read_labels_folder(path), folder=path, extension="")
-    if fmt == "coco":
-        return coco.import_coco(path, ground_truth_only=True)
-    raise StoreError(f"label format must be one of {', '.join(LABEL_FORMATS)}, got {fmt!r}")
+    """Parse a label file/folder into ``Annotation`` records through ``srn.formats.registry``
+    (``FormatError`` on bad input; DARK FACE names are ids, matched to images by stem)."""
+    if fmt not in LABEL_FORMATS:
+        raise StoreError(f"label format must be one of {', '.join(LABEL_FORMATS)}, got {fmt!r}")
+    return read_labels(fmt, path)
 
 
 def _key(rel_path: str) -> str:

@@ -37,16 +37,15 @@ from PySide6.QtWidgets import (
 
 from app.jobs.export_job import ExportJob, ExportRequest
 from app.project_folder import PROJECT_DIR
-from app.store import (FOLDER_FORMATS, REVIEW_STATUSES, ExportReport, Project, StoreError, check_destination,
-                       detection_runs, export_count, export_splits)
+from app.store import (EXPORT_FORMATS, FOLDER_FORMATS, REVIEW_STATUSES, ExportReport, Project, StoreError,
+                       check_destination, detection_runs, export_count, export_splits)
+from srn.formats.registry import get_format
 
-FORMATS = {
-    "wider": "WIDER FACE ground truth (wider_face_*_bbx_gt.txt)",
-    "darkface": "DARK FACE labels (one .txt per image)",
-    "coco": "COCO JSON",
-    "wider-predictions": "WIDER FACE predictions of a detection run (folder of .txt)",
-}
-"""The store's export formats, in the order the dialog offers them, with their plain names."""
+_HINTS = {"wider": "(wider_face_*_bbx_gt.txt)", "darkface": "(one .txt per image)", "coco": "JSON",
+          "voc": "(one .xml per image)", "yolo": "(one .txt per image, normalised)",
+          "wider-predictions": "of a detection run (folder of .txt)"}
+FORMATS = {name: f"{get_format(name).title} {_HINTS.get(name, '')}".strip() for name in EXPORT_FORMATS}
+"""The store's export formats (``srn.formats.registry``), in the order the dialog offers them."""
 PREDICTIONS = "wider-predictions"
 
 STATUS_TIP = ("Which images to export, by review status. “Done” means reviewed: its accepted boxes are "
@@ -75,7 +74,9 @@ def default_name(fmt: str, split: str | None = None, run_id: int | None = None) 
         return f"darkface_labels{part}"
     if fmt == "coco":
         return f"coco_faces{part}.json"
-    return f"predictions{f'_run{run_id}' if run_id is not None else ''}{part}"
+    if fmt == PREDICTIONS:
+        return f"predictions{f'_run{run_id}' if run_id is not None else ''}{part}"
+    return f"{fmt}_labels{part}"
 
 
 def run_title(run) -> str:
@@ -312,7 +313,7 @@ class ExportDialog(QDialog):
             self.dest_edit.setText(str(path.parent / name))
 
     def _suffix(self) -> str:
-        return ".json" if self.selected_format() == "coco" else ".txt"
+        return get_format(self.selected_format()).suffix or ".txt"
 
     def _update_count(self) -> None:
         fmt, statuses = self.selected_format(), self.selected_statuses()
@@ -344,7 +345,7 @@ class ExportDialog(QDialog):
             start = current if current.is_dir() else current.parent
             chosen = QFileDialog.getExistingDirectory(self, "Export to folder", str(start))
         else:
-            kind = "JSON files (*.json)" if self.selected_format() == "coco" else "Text files (*.txt)"
+            kind = "JSON files (*.json)" if self._suffix() == ".json" else "Text files (*.txt)"
             # the overwrite question is ours (it sets ``force``), not the file dialog's
             chosen, _ = QFileDialog.getSaveFileName(self, "Export to file", str(current), f"{kind};;All files (*)",
                                                     options=QFileDialog.Option.DontConfirmOverwrite)

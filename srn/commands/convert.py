@@ -1,7 +1,8 @@
 """``srn convert``: convert face annotations between WIDER FACE, DARK FACE, COCO, VOC and YOLO.
 
 Every conversion goes through ``srn.formats.records.Annotation`` (inclusive ``x1 y1 x2 y2``);
-see each format module for its pixel convention. Inputs are read completely and checked before
+see each format module for its pixel convention. Which formats there are, what each can hold
+and how it is read and written comes from ``srn.formats.registry``. Inputs are read completely and checked before
 the first output file is written, and every output file is written atomically.
 
 Exit status: 0 done; 1 the input is malformed (``file:line: ...``) or a box was rejected by
@@ -14,10 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
+from srn.formats.registry import fit_to_format, format_names, get_format, read_labels, write_labels
 
-FROM_FORMATS = ("wider", "darkface", "coco")
-TO_FORMATS = ("wider", "darkface", "coco", "voc", "yolo")
+FROM_FORMATS = format_names(readable=True)
+TO_FORMATS = format_names(writable=True)
 _MAX_WARNINGS = 20
 
 
@@ -34,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="convert face annotations between WIDER FACE, DARK FACE, COCO, VOC and YOLO",
         description=(
             "Convert face annotations. IN is a WIDER FACE ground-truth file (.txt, or the official "
-            ".mat), a DARK FACE label folder, or a COCO JSON file; OUT is a WIDER FACE file, a DARK "
+            ".mat), a DARK FACE label folder, a COCO JSON file, or a Pascal VOC folder of XML files; OUT is a WIDER FACE file, a DARK "
             "FACE label folder, a COCO JSON file, or a VOC / YOLO folder. Image sizes (needed by "
             "COCO, VOC, YOLO and by --outside clip/reject) come from the COCO file or from the image "
             "headers in --images. Exit status: 0 done, 1 malformed input or a rejected box, 2 usage error."
@@ -53,28 +54,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _load(fmt: str, path: Path, images: Path | None):
-    from srn.formats import coco, darkface, wider
     from srn.formats.images import find_image
-    from srn.formats.records import from_darkface, from_wider
 
-    if fmt == "wider":
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file (a WIDER FACE ground-truth .txt or .mat file expected)")
-        records = wider.read_mat_ground_truth(path).records() if path.suffix.lower() == ".mat" else wider.read_gt(path)
-        return [from_wider(r) for r in records]
-    if fmt == "darkface":
-        if not path.is_dir():
-            raise UsageError(f"{path}: no such folder (a DARK FACE label folder expected)")
-        anns = from_darkface(darkface.read_labels_folder(path), folder=path)
-        if images is not None:  # name the actual image file when there is one (e.g. .jpg instead of .png)
-            for ann in anns:
-                found = find_image(images, ann.name)
-                if found is not None:
-                    ann.name = found.relative_to(images).as_posix()
-        return anns
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file (a COCO JSON file expected)")
-    return coco.import_coco(path, ground_truth_only=True)
+    try:
+        anns = read_labels(fmt, path)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    if not get_format(fmt).image_names:  # ids only (DARK FACE): name the actual image file when there is one
+        for ann in anns:
+            found = find_image(images, ann.name) if images is not None else None
+            ann.name = found.relative_to(images).as_posix() if found is not None else f"{ann.name}.png"
+    return anns
 
 
 def _attach_sizes(anns, images: Path) -> None:
@@ -97,33 +87,11 @@ def _attach_sizes(anns, images: Path) -> None:
 
 
 def _check_output(fmt: str, out: Path) -> None:
-    if fmt in ("wider", "coco") and out.is_dir():
+    output = get_format(fmt).output
+    if output == "file" and out.is_dir():
         raise UsageError(f"{out} is a folder; --to {fmt} writes a file")
-    if fmt in ("darkface", "voc", "yolo") and out.exists() and not out.is_dir():
+    if output == "folder" and out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file; --to {fmt} writes a folder")
-
-
-def _write(fmt: str, anns, out: Path) -> None:
-    """Write ``anns`` as ``fmt``; a folder format all or nothing (``staged_folder``)."""
-    from srn.fileio import staged_folder
-    from srn.formats import coco, darkface, voc, wider, yolo
-    from srn.formats.records import to_darkface, to_wider
-
-    if fmt == "wider":
-        wider.write_gt(out, [to_wider(a) for a in anns])
-    elif fmt == "coco":
-        coco.export_coco(anns, out)
-    elif fmt == "darkface":
-        try:
-            labels = to_darkface(anns)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        with staged_folder(out) as stage:
-            darkface.write_labels_folder(stage, labels)
-    else:
-        export = voc.export_voc if fmt == "voc" else yolo.export_yolo
-        with staged_folder(out) as stage:
-            export(anns, stage)
 
 
 def convert(source_format: str, target_format: str, input_path, output_path, images=None,
@@ -145,21 +113,17 @@ def convert(source_format: str, target_format: str, input_path, output_path, ima
     if images is not None:
         _attach_sizes(anns, images)
     unsized = [a.name for a in anns if a.width is None]
-    if unsized and (outside != "keep" or target_format in ("coco", "voc", "yolo")):
+    if unsized and (outside != "keep" or get_format(target_format).needs_sizes):
         why = f"--outside {outside}" if outside != "keep" else f"--to {target_format}"
         raise UsageError(f"{why} needs image sizes, unknown for {len(unsized)} images (e.g. {unsized[0]}): "
                          "give the image folder with --images")
     anns, warnings = apply_outside_all(anns, outside)
-    if target_format in ("darkface", "voc"):  # these formats cannot hold a box of zero width or height
-        for i, ann in enumerate(anns):
-            empty = (ann.boxes[:, 2] < ann.boxes[:, 0]) | (ann.boxes[:, 3] < ann.boxes[:, 1])
-            for k in np.flatnonzero(empty):
-                path, line = ann.where(int(k))
-                warnings.append(f"{path}:{line}: box of {ann.name} has no pixels (w or h is 0); dropped"
-                                if line is not None else f"{path}: box of {ann.name} has no pixels; dropped")
-            if empty.any():
-                anns[i] = ann.select(~empty)
-    _write(target_format, anns, out)
+    anns, lost = fit_to_format(target_format, anns)  # e.g. DARK FACE and VOC hold no box without pixels
+    warnings += lost
+    try:
+        write_labels(target_format, anns, out)
+    except ValueError as exc:  # what the format cannot hold: two images with one DARK FACE id, ...
+        raise UsageError(str(exc)) from None
     return len(anns), sum(len(a.boxes) for a in anns), warnings
 
 
@@ -177,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"srn convert: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk or an unwritable folder while writing
-        folder = " (a folder output is written all or nothing: it is as it was)" if args.target_format in (
-            "darkface", "voc", "yolo") else ""
+        folder = (" (a folder output is written all or nothing: it is as it was)"
+                  if get_format(args.target_format).output == "folder" else "")
         print(f"srn convert: cannot write {exc.filename or args.output}: {exc.strerror or exc}{folder}",
               file=sys.stderr)
         return 1

@@ -106,11 +106,17 @@ def from_wider(record: wider.WiderRecord, width: int | None = None, height: int 
 
 
 def to_wider(annotation: Annotation) -> wider.WiderRecord:
-    """An Annotation as a WIDER record; without attributes, ignored faces get ``invalid = 1``."""
+    """An Annotation as a WIDER record. WIDER's ``invalid`` column *is* its ignore flag, so where
+    the two disagree (an edited ignore) the flag wins; without attributes ignored faces get
+    ``invalid = 1``."""
     attrs = annotation.attributes
     if attrs is None:
         attrs = np.zeros((len(annotation.boxes), len(wider.ATTRIBUTES)), dtype=np.int64)
         attrs[:, _INVALID] = annotation.ignore_or_false
+    elif annotation.ignore is not None:
+        attrs = attrs.copy()
+        disagree = (attrs[:, _INVALID] != 0) != annotation.ignore
+        attrs[disagree, _INVALID] = annotation.ignore[disagree].astype(attrs.dtype)
     return wider.WiderRecord(name=annotation.name, boxes=wider.xyxy_to_xywh(annotation.boxes), attributes=attrs,
                              source=annotation.source, lines=annotation.lines)
 
