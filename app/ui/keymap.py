@@ -62,9 +62,6 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("help", "Show this help", ("?", "F1"), "Help"),
 )
 
-BINDINGS = {b.action: b for b in KEYMAP}
-
-
 def check_unique(keymap=KEYMAP) -> None:
     """Raise if two actions share a key (a shortcut Qt would silently make ambiguous)."""
     seen: dict[str, str] = {}
