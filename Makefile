@@ -2,6 +2,8 @@
 #   make run    set up (or reuse) .venv and launch the app
 #   make test   set up (or reuse) .venv and run the whole test suite
 #   make test-pg  the same, against a throwaway PostgreSQL server (.ci/with_postgres.sh)
+#   make test-fast  the edit-test loop: everything but the slow, PostgreSQL and CUDA tests
+#   make lint   ruff (lint + import order), mypy on srn/, import-linter's layer contracts
 #   make wheel  build dist/darkface_studio-<version>-py3-none-any.whl (offline, with the test extra's tools)
 #   make selftest  darkface-studio --selftest from .venv (offscreen)
 # Both create a local virtual environment in .venv and install the project into it
@@ -21,7 +23,7 @@ TORCH_INDEX ?=
 # The same pins as pyproject.toml (tests/test_check_system.py keeps them equal).
 TORCH_PINS := 'torch>=2.4,<2.15' 'torchvision>=0.19,<0.30'
 
-.PHONY: run test test-pg setup wheel selftest clean-venv
+.PHONY: run test test-fast test-pg lint setup wheel selftest clean-venv
 
 run: $(STAMP)
 	@$(PYTHON) packaging/check_system.py --qt $(VPY) --platform $(QT_PLATFORM)
@@ -30,6 +32,14 @@ run: $(STAMP)
 test: $(STAMP)
 	@$(PYTHON) packaging/check_system.py --qt $(VPY) --platform offscreen
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -m "not slow and not postgres and not cuda" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # make test with DFS_TEST_PG_URL pointing at a fresh PostgreSQL server, removed afterwards.
 test-pg:

@@ -153,7 +153,8 @@ def random_wider_case(rng: np.random.Generator):
             hits = gt[rng.random(faces) < 0.7].copy()
             hits += np.round(rng.normal(0, 2.5, size=hits.shape), 1)  # fractional, as detectors write
             n_false = int(rng.integers(0, 3))
-            false = np.concatenate([rng.integers(0, 300, size=(n_false, 2)), rng.integers(6, 60, size=(n_false, 2))], axis=1)
+            false = np.concatenate([rng.integers(0, 300, size=(n_false, 2)), rng.integers(6, 60, size=(n_false, 2))],
+                                   axis=1)
             boxes = np.concatenate([hits, false]).astype(float)
             if len(boxes) and rng.random() < 0.3:  # a box without pixels: w of 0 or less
                 boxes[0, 2] = -float(rng.integers(0, 3))
@@ -211,7 +212,7 @@ def ours_wider(events, gt_type: str = "int32", semantics: str = "official") -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--protocol", choices=["darkface", "wider"], default="darkface")
-    parser.add_argument("--tools", type=Path, help="the official tool's folder (default: %s/<protocol>)" % DEFAULT_TOOLS)
+    parser.add_argument("--tools", type=Path, help=f"the official tool's folder (default: {DEFAULT_TOOLS}/<protocol>)")
     parser.add_argument("--cases", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gt-type", choices=["int32", "double"], default="int32",

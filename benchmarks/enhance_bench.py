@@ -62,8 +62,8 @@ def main() -> None:
 
     print("== 1080x720 full enhancement (median ms; exact = full-resolution float64 surrounds)")
     for params in (MSRCRParams(), MSRParams(), MSRCPParams(), MSRCRParams(output="auto")):
-        fast = median_ms(lambda: enhance(image, params), args.repeat)
-        exact = median_ms(lambda: enhance(image, params, exact=True), max(3, args.repeat // 5))
+        fast = median_ms(lambda params=params: enhance(image, params), args.repeat)
+        exact = median_ms(lambda params=params: enhance(image, params, exact=True), max(3, args.repeat // 5))
         name = f"{params.method}/{getattr(params, 'output', 'balance')}"
         print(f"{name:16s} fast {fast:7.1f} ms   exact {exact:7.1f} ms   exact/fast {exact / fast:5.1f}x")
 
@@ -113,7 +113,7 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print("== torch implementation (same function, device=...)")
     for device in devices:
-        def run():
+        def run(device=device):
             out = enhance(image, base, device=device)
             if device == "cuda":
                 torch.cuda.synchronize()

@@ -79,7 +79,8 @@ def sweep(app: QApplication, panel: EnhancePanel, previewer: EnhancePreviewer, h
     previewer.preview_ready.disconnect(on_ready)
     delivered = sum(1 for t in frames if t <= end)
     return {"moves": moves, "frames": delivered, "rate": delivered / (end - start),
-            "moves_rate": moves / (end - start), "latency_ms": 1000 * np.median(latencies) if latencies else float("nan"),
+            "moves_rate": moves / (end - start),
+            "latency_ms": 1000 * np.median(latencies) if latencies else float("nan"),
             "latency_p95_ms": 1000 * np.percentile(latencies, 95) if latencies else float("nan")}
 
 

@@ -77,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
+    from store_bench import generate
 
     from app.store import Project, import_images, record_detections
     from app.ui.review_window import ReviewWindow
-    from store_bench import generate
 
     import_s = time.perf_counter() - start
     app = QApplication.instance() or QApplication(["gui_bench"])

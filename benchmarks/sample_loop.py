@@ -119,8 +119,8 @@ def main() -> None:
         reviewed = queue[:args.review]
         edits = {"accepted": 0, "drawn": 0, "rejected": 0}
         for image_id in reviewed:
-            for key, n in review_like_a_person(project, image_id, read_label(sample / "label" / f"{names[image_id]}.txt")
-                                               ).items():
+            for key, n in review_like_a_person(project, image_id,
+                                               read_label(sample / "label" / f"{names[image_id]}.txt")).items():
                 edits[key] += n
         new_id, minutes = fine_tune(project, demo, args.preset)
         new = next(m for m in model_versions(project) if m.id == new_id)

@@ -85,7 +85,8 @@ def main() -> None:
 
     t = time.perf_counter()
     day_cfg = TrainConfig(data=[{"type": "darkface", "labels": str(day / "label"), "images": str(day / "day")}],
-                          lr=0.01, warmup_iters=50, epochs=1000, lr_steps=[int(0.75 * args.iters * 8 / args.train_images) + 1],
+                          lr=0.01, warmup_iters=50, epochs=1000,
+                          lr_steps=[int(0.75 * args.iters * 8 / args.train_images) + 1],
                           max_iters=args.iters, freeze_bn=False, **common)
     day_run = run_training(day_cfg, work / "day_model", emit=progress)
     day_minutes = (time.perf_counter() - t) / 60

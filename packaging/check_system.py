@@ -88,7 +88,7 @@ def advice(missing: Iterable[str], fonts_missing: bool) -> str:
 
 
 def check_python() -> int:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - run by any python3, to say that it is too old
         print(f"DarkFace Studio needs Python >= 3.10; this is {sys.version.split()[0]} ({sys.executable}).")
         print("Install a newer Python (e.g. `sudo apt-get install -y python3.11 python3.11-venv`) and run:")
         print("    make PYTHON=python3.11 ...")

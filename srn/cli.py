@@ -212,10 +212,11 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     try:
         for done, result in enumerate(results, start=1):
             _progress(done, len(inputs), result.path.name, args.quiet)
-            if result.error:
+            if result.error is not None:  # an exception's text may be empty
                 failed.append(result.error)
                 continue
             det = result.detections
+            assert det is not None and result.size is not None  # set together when there is no error
             boxes, scores = det.boxes.cpu().numpy(), det.scores.cpu().numpy()
             keep = scores >= args.min_score
             boxes, scores = boxes[keep], scores[keep]
@@ -238,7 +239,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     except OSError as exc:  # a full disk, a read-only folder: say where, and what is already there
         where = exc.filename or out
         print(f"srn detect: cannot write {where}: {exc.strerror or exc}; stopped after writing "
-              f"{written} result files into {out}" + (" (detections.json not written)" if args.format == "json" else ""),
+              f"{written} result files into {out}"
+              + (" (detections.json not written)" if args.format == "json" else ""),
               file=sys.stderr)
         return 1
     for message in failed:

@@ -10,6 +10,24 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# -- markers, from what a test uses (so none can be forgotten) --------------------------------
+# gui: real Qt widgets (qtbot / qapp); postgres: the PostgreSQL side of ``db_url`` or the test
+# server itself; cuda: needs a CUDA device. ``slow`` is set by hand on tests of tens of seconds.
+# ``make test-fast`` deselects slow, postgres and cuda; ``make test`` and CI run everything.
+GUI_FIXTURES = {"qtbot", "qapp", "review_window"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & GUI_FIXTURES:
+            item.add_marker(pytest.mark.gui)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("db_url") == "postgresql" or item.module.__name__.endswith("test_ci_postgres"):
+            item.add_marker(pytest.mark.postgres)
+        if any("CUDA" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
+            item.add_marker(pytest.mark.cuda)
+
 
 @pytest.fixture
 def qt_settings(tmp_path: Path):

@@ -12,19 +12,19 @@ import shiboken6
 from PySide6.QtCore import QLockFile
 
 from app.jobs.sample_job import SampleProjectJob
+from app.project_folder import folder_project_path
 from app.sample_project import (
     COMPLETE_MARKER,
+    DATA_DIR_ENV,
     DETECTING,
     GENERATING,
     PROPOSAL_FLOOR,
     SAMPLE_NAME,
-    DATA_DIR_ENV,
     data_dir,
     ensure_sample_project,
     is_complete,
     sample_project_dir,
 )
-from app.project_folder import folder_project_path
 from app.store import Project, boxes_of, image_summaries, model_versions
 from app.ui.review_window import ReviewWindow
 from srn.data import synth
@@ -90,7 +90,8 @@ def test_leftovers_of_a_killed_run_are_replaced(tmp_path: Path) -> None:
 def test_cancel_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
     with pytest.raises(synth.Cancelled):
-        ensure_sample_project(tmp_path, progress=lambda d, t, stage: calls.append((d, t, stage)), cancel=lambda: bool(calls), **SMALL)
+        ensure_sample_project(tmp_path, progress=lambda d, t, stage: calls.append((d, t, stage)),
+                              cancel=lambda: bool(calls), **SMALL)
     assert calls == [(1, 3, GENERATING)]  # stopped after the first image
     assert not is_complete(sample_project_dir(tmp_path))
     assert not sample_project_dir(tmp_path).exists()

@@ -126,7 +126,8 @@ def test_das_scale_choice_hits_an_anchor_no_larger_than_one_above_the_nearest():
             size = face * augment.choose_scale(face, rng)
             index = int(np.argmin(np.abs(np.log(anchors) - math.log(size))))
             assert index <= min(nearest + 1, len(anchors) - 1)
-            assert anchors[index] / augment.ANCHOR_JITTER - 1e-6 <= size <= anchors[index] * augment.ANCHOR_JITTER + 1e-6
+            assert (anchors[index] / augment.ANCHOR_JITTER - 1e-6
+                    <= size <= anchors[index] * augment.ANCHOR_JITTER + 1e-6)
 
 
 def test_crop_border_faces_become_ignore_and_tiny_faces_are_ignored():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-import pytest
-
 from srn.engine.checkpoint import (
-    CheckpointError, CheckpointMetadata, load_weights, save_checkpoint, sha256_file,
+    CheckpointError,
+    CheckpointMetadata,
+    load_weights,
+    save_checkpoint,
+    sha256_file,
 )
 
 

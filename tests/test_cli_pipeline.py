@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from srn.engine.checkpoint import CheckpointMetadata, save_checkpoint
@@ -18,9 +19,11 @@ def _srn(*args):
     return subprocess.run([sys.executable, "-m", "srn", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_synth_convert_detect_eval(tmp_path):
     data = tmp_path / "synth"
-    assert _srn("synth", data, "--n", "3", "--seed", "4", "--width", "160", "--height", "128", "--quiet").returncode == 0
+    assert _srn("synth", data, "--n", "3", "--seed", "4", "--width", "160", "--height", "128",
+                "--quiet").returncode == 0
 
     # Labels: DARK FACE -> COCO -> DARK FACE gives the same boxes back.
     coco = tmp_path / "gt.json"

@@ -8,11 +8,11 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import darkface_resources
 import numpy as np
 import pytest
 import torch
 
-import darkface_resources
 from app.project_folder import open_folder_project
 from app.store import Project, model_versions, register_model
 from app.store.cli import main as project_main

@@ -59,7 +59,8 @@ def test_batch_equals_single_images(model, images):
     batched = detector.detect(images, batch_size=3)
     for image, det in zip(images, batched):
         single = detector.detect([image], batch_size=1)[0]
-        assert torch.allclose(single.boxes, det.boxes, atol=1e-4) and torch.allclose(single.scores, det.scores, atol=1e-5)
+        assert (torch.allclose(single.boxes, det.boxes, atol=1e-4)
+                and torch.allclose(single.scores, det.scores, atol=1e-5))
 
 
 def test_selective_and_naive_computation_give_identical_detections(model, images):
@@ -169,6 +170,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "srn", "detect", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_cli_detect_formats_and_failures(tmp_path, model, images):
     weights = tmp_path / "m.pt"
     save_checkpoint(weights, model, CheckpointMetadata(srn_config=model.config.to_dict()))
@@ -185,7 +187,8 @@ def test_cli_detect_formats_and_failures(tmp_path, model, images):
     expected = Detector(model, device="cpu").detect(images[0])[0]
     assert len(data["images"][0]["boxes"]) == len(expected.scores)
 
-    done = _cli(root, "--weights", weights, "--out", tmp_path / "w", "--format", "wider", "--quiet", "--min-score", "0.5")
+    done = _cli(root, "--weights", weights, "--out", tmp_path / "w", "--format", "wider", "--quiet",
+                "--min-score", "0.5")
     assert done.returncode == 0, done.stderr
     lines = (tmp_path / "w" / "0--Night" / "img_0.txt").read_text().splitlines()
     assert lines[0] == "img_0" and int(lines[1]) == int((expected.scores >= 0.5).sum())

@@ -14,8 +14,15 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.store import (boxes_of, detection_runs, image_summaries, record_detections, register_model,
-                       review_queue, set_review_status)
+from app.store import (
+    boxes_of,
+    detection_runs,
+    image_summaries,
+    record_detections,
+    register_model,
+    review_queue,
+    set_review_status,
+)
 from app.ui.review_window import ReviewWindow
 
 W, H = 160, 120

@@ -57,7 +57,8 @@ def test_unreadable_file_is_reported_skipped_and_fails_the_run(tmp_path, inputs)
 def test_method_sigmas_and_preset(tmp_path, inputs):
     root, images = inputs
     assert _run(root / "x.png", "-o", tmp_path / "m", "--method", "msr", "--sigmas", "5,20", "--quiet").returncode == 0
-    np.testing.assert_array_equal(read_image(tmp_path / "m" / "x.png"), enhance(images["x.png"], MSRParams(sigmas=(5.0, 20.0))))
+    np.testing.assert_array_equal(read_image(tmp_path / "m" / "x.png"),
+                                  enhance(images["x.png"], MSRParams(sigmas=(5.0, 20.0))))
     preset = tmp_path / "p.json"
     preset.write_text(MSRCRParams(sigmas=(4.0, 9.0), low_clip=3.0).to_json())
     assert _run(root / "x.png", "-o", tmp_path / "p", "--preset", preset, "--quiet").returncode == 0

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 from srn.enhance import (
-    METHODS, CLAHEParams, GammaParams, ImageInputError, MSRCPParams, MSRCRParams, MSRParams, ParamError,
-    enhance, get_method, params_from_dict,
+    METHODS,
+    CLAHEParams,
+    GammaParams,
+    ImageInputError,
+    MSRCPParams,
+    MSRCRParams,
+    MSRParams,
+    ParamError,
+    enhance,
+    get_method,
+    params_from_dict,
 )
 from srn.enhance.preview import PreviewSession
 

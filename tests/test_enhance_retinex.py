@@ -7,8 +7,7 @@ import pytest
 from scipy import ndimage
 
 from srn.data.synth import SynthConfig, make_sample
-from srn.enhance import MSRCPParams, MSRCRParams, MSRParams, RetinexCache, enhance
-from srn.enhance import stretch
+from srn.enhance import MSRCPParams, MSRCRParams, MSRParams, RetinexCache, enhance, stretch
 from srn.enhance.surround import gaussian_surround
 
 # σ with integral 4σ, so scipy's truncation (int(4σ + 0.5)) equals ours (ceil(4σ)).

@@ -167,8 +167,8 @@ def test_enhance_with_device_goes_through_torch(small_nights, monkeypatch):
 
 
 # --------------------------------------------------------------------------- batching, inputs
-@pytest.mark.parametrize("params", [MSRCRParams(), MSRCRParams(output="auto"), MSRParams(), MSRCPParams(), GammaParams(),
-                                    CLAHEParams()],
+@pytest.mark.parametrize("params", [MSRCRParams(), MSRCRParams(output="auto"), MSRParams(), MSRCPParams(),
+                                    GammaParams(), CLAHEParams()],
                          ids=lambda p: f"{p.method}-{getattr(p, 'output', '')}")
 def test_batch_equals_single_calls(params, small_nights):
     batch = torch.stack([_nchw(im) for im in small_nights])

@@ -61,7 +61,8 @@ def test_coco_iou_sweep_and_101_points():
     # one face, prediction [1,0,10,9]: IoU .818 >= .50 .. .80 (7 of 10 thresholds) -> AP 0.7
     r = evaluate_coco([arr(F1)], [(arr([1, 0, 10, 9]), np.array([0.9]))])
     # (precision is tp / (tp + fp + eps), as pycocotools: 1 - 1e-16)
-    assert r.ap == pytest.approx(0.7) and r.metrics["AP50"] == pytest.approx(1.0) and r.metrics["AP75"] == pytest.approx(1.0)
+    assert (r.ap == pytest.approx(0.7) and r.metrics["AP50"] == pytest.approx(1.0)
+            and r.metrics["AP75"] == pytest.approx(1.0))
     # 2 faces, exact predictions ranked TP .9, FP .8, TP .7: precision made monotone 1, 2/3, 2/3,
     # recall .5, .5, 1; recall points 0 .. .50 (51) -> 1, .51 .. 1 (50) -> 2/3:
     # (51 + 50 * 2/3) / 101 = 0.834983 at every IoU threshold

@@ -11,8 +11,16 @@ import pytest
 
 from srn.eval.curves import DUP, FP, IGNORED, TP, voc_ap
 from srn.eval.official import (
-    OfficialImage, boxoverlap, darkface_corners, evaluate_darkface, evaluate_official, evaluate_wider,
-    image_evaluation, normalize_scores, official_thresholds, wider_corners,
+    OfficialImage,
+    boxoverlap,
+    darkface_corners,
+    evaluate_darkface,
+    evaluate_official,
+    evaluate_wider,
+    image_evaluation,
+    normalize_scores,
+    official_thresholds,
+    wider_corners,
 )
 
 F1 = [0, 0, 9, 9]  # 10 x 10 inclusive
@@ -185,7 +193,8 @@ def test_wider_ignored_faces():
     # t 1..499: {A}: prop 0, rec 0 -> P NaN, R 0; t 500..999: prop 1, rec 1 -> P 1, R 1;
     # t 1000: prop 2 -> P .5.  VOCap: 1 * max(1, .5, 0) = 1
     gt = [np.array([[0, 0, 10, 10], [20, 0, 10, 10]], float)]
-    preds = {"ev/img": (np.array([[20, 0, 10, 10], [0, 0, 10, 10], [80, 80, 10, 10]], float), np.array([1.0, 0.5, 0.0]))}
+    preds = {"ev/img": (np.array([[20, 0, 10, 10], [0, 0, 10, 10], [80, 80, 10, 10]], float),
+                        np.array([1.0, 0.5, 0.0]))}
     res = evaluate_wider(["ev/img"], gt, {"hard": [np.array([0])], "all": [np.array([0, 1])]}, preds)
     hard = res["hard"]
     assert hard.ap == pytest.approx(1.0) and hard.num_faces == 1

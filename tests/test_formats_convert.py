@@ -47,7 +47,8 @@ def test_wider_to_every_format_and_back(dataset, capsys):
     assert _run("--from", "coco", "--to", "darkface", d / "gt.json", d / "label", "--outside", "clip") == 0
     np.testing.assert_array_equal(darkface.read_label(d / "label" / "a.txt"), [[10, 20, 19, 39], [70, 50, 79, 54]])
     assert _run("--from", "coco", "--to", "voc", d / "gt.json", d / "voc", "--outside", "clip") == 0
-    np.testing.assert_array_equal(voc.read_voc(d / "voc" / "0--A" / "a.xml").boxes, [[10, 20, 19, 39], [70, 50, 79, 54]])
+    np.testing.assert_array_equal(voc.read_voc(d / "voc" / "0--A" / "a.xml").boxes,
+                                  [[10, 20, 19, 39], [70, 50, 79, 54]])
     assert _run("--from", "coco", "--to", "yolo", d / "gt.json", d / "yolo", "--outside", "clip") == 0
     assert (d / "yolo" / "0--A" / "a.txt").read_text().splitlines()[0] == "0 0.187500 0.500000 0.125000 0.333333"
     assert (d / "yolo" / "0--A" / "b.txt").read_text() == ""
@@ -80,7 +81,8 @@ def test_malformed_input_exit_1(tmp_path, capsys):
         (["--from", "wider", "--to", "wider", "{d}/gt.txt", "{d}/o.txt", "--outside", "clip"], "--outside clip needs"),
         (["--from", "wider", "--to", "coco", "{d}/nope.txt", "{d}/o.json"], "no such file"),
         (["--from", "darkface", "--to", "coco", "{d}/gt.txt", "{d}/o.json"], "no such folder"),
-        (["--from", "wider", "--to", "coco", "{d}/gt.txt", "{d}/o.json", "--images", "{d}/nope"], "no such folder (--images)"),
+        (["--from", "wider", "--to", "coco", "{d}/gt.txt", "{d}/o.json", "--images", "{d}/nope"],
+         "no such folder (--images)"),
         (["--from", "wider", "--to", "coco", "{d}/gt.txt", "{d}/o.json", "--images", "{d}"], "no image for 2 of 2"),
         (["--from", "wider", "--to", "coco", "{d}/gt.txt", "{d}/images"], "is a folder"),
     ],

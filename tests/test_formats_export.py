@@ -100,7 +100,8 @@ def test_coco_attributes_ignore_and_results(tmp_path):
     [
         ('{"images": [],\n "annotations": [}', 2, "not valid JSON"),
         ('{"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": [{"id": 1}],'
-         ' "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]}', None, "annotations[0].bbox: expected 4 numbers"),
+         ' "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]}', None,
+         "annotations[0].bbox: expected 4 numbers"),
         ('{"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": [{"id": 1}],'
          ' "annotations": [{"image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4]}]}', None, "no such image"),
         ('{"images": [{"id": 1, "file_name": "a.jpg", "width": 0, "height": 10}], "categories": [{"id": 1}],'

@@ -77,7 +77,8 @@ def test_wider_gt_names_with_spaces_are_refused_on_write(tmp_path):
 
 def test_predictions_folder_round_trip_and_keys(tmp_path):
     preds = {
-        "0--Parade/0_Parade_marchingband_1_465": (np.array([[10, 20, 19, 39], [0.5, 1, 4.5, 9]]), np.array([0.9, 0.25])),
+        "0--Parade/0_Parade_marchingband_1_465": (np.array([[10, 20, 19, 39], [0.5, 1, 4.5, 9]]),
+                                                  np.array([0.9, 0.25])),
         "1--Handshaking/1_Handshaking_1": (np.zeros((0, 4)), np.zeros(0)),
     }
     wider.write_predictions(tmp_path, preds)
@@ -242,3 +243,14 @@ def test_submission_and_prediction_round_trip_property(tmp_path_factory, items):
     got_b, got_s = wider.read_predictions(d / "pred")["ev/im"]
     np.testing.assert_array_equal(got_b, boxes)
     np.testing.assert_allclose(got_s, scores, atol=5e-5)
+
+
+def test_coco_image_ids_without_an_integer_id_is_a_format_error(tmp_path) -> None:
+    from srn.formats import coco
+
+    path = tmp_path / "gt.json"
+    path.write_text('{"images": [{"file_name": "a.jpg", "id": 3}, {"file_name": "b.jpg"}], "annotations": []}')
+    with pytest.raises(FormatError, match=r"images\[1\]: expected an integer 'id', found None"):
+        coco.image_ids(path)
+    path.write_text('{"images": [{"file_name": "a.jpg", "id": 3}], "annotations": []}')
+    assert coco.image_ids(path) == {"a.jpg": 3}

@@ -13,8 +13,13 @@ import pytest
 import torch
 from PySide6.QtCore import QCoreApplication
 
-from srn.engine.checkpoint import (CheckpointError, CheckpointMetadata, NonFiniteWeightsWarning, save_checkpoint,
-                                   srn_config_of)
+from srn.engine.checkpoint import (
+    CheckpointError,
+    CheckpointMetadata,
+    NonFiniteWeightsWarning,
+    save_checkpoint,
+    srn_config_of,
+)
 from srn.engine.detector import Detector
 from srn.imageio import write_image
 from srn.model.config import SRNConfig
@@ -58,6 +63,7 @@ def test_nan_weights_can_be_refused(tmp_path):
         Detector.from_checkpoint(path, device="cpu", nonfinite="error")
 
 
+@pytest.mark.slow
 def test_srn_detect_with_nan_weights_says_so_on_one_line(tmp_path):
     weights = _tiny(tmp_path / "diverged.pth", poison=NAN_KEY)
     images = tmp_path / "images"

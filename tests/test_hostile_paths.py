@@ -108,7 +108,8 @@ def test_every_writer_refuses_a_name_outside_its_folder_before_writing(tmp_path,
         elif writer == "voc":
             voc.export_voc([good, bad], out)
         elif writer == "wider-prediction":
-            wider.write_predictions(out, {"ok": (good.boxes, np.ones(1)), "../victim/important": (bad.boxes, np.ones(1))})
+            wider.write_predictions(out, {"ok": (good.boxes, np.ones(1)),
+                                          "../victim/important": (bad.boxes, np.ones(1))})
         else:
             darkface.write_labels_folder(out, {"ok": good.boxes, "../victim/important": bad.boxes})
     assert (victim / "important.txt").read_text() == "precious\n"
@@ -141,7 +142,8 @@ def project_db(tmp_path: Path) -> Path:
     return db
 
 
-@pytest.mark.parametrize("target", ["P.db", "P.db-wal", "P.db-shm", "P.db.backup-abc-20260101", ".darkface-studio/x.txt"])
+@pytest.mark.parametrize("target", ["P.db", "P.db-wal", "P.db-shm", "P.db.backup-abc-20260101",
+                                    ".darkface-studio/x.txt"])
 def test_export_refuses_to_write_onto_the_project(project_db, capsys, target):
     before = project_db.read_bytes()
     out = project_db.parent / target

@@ -30,12 +30,13 @@ def make_output(n=1, seed=0, all_first_step=True, cls_scale=1.0):
     for li, ((h, w), stride) in enumerate(zip(SIZES, CFG.strides)):
         m = h * w * CFG.anchors_per_cell
 
-        def leaf(*shape, scale=0.1):
+        def leaf(*shape, scale=0.1, m=m):
             return (torch.randn(n, m, *shape, generator=gen) * scale).requires_grad_()
 
         cls1 = leaf(scale=cls_scale) if all_first_step or li in CFG.stc_levels else None
         box1 = leaf(4) if all_first_step or li in CFG.str_levels else None
-        levels.append(LevelOutput(cls2=leaf(scale=cls_scale), box2=leaf(4), cls1=cls1, box1=box1, size=(h, w), stride=stride))
+        levels.append(LevelOutput(cls2=leaf(scale=cls_scale), box2=leaf(4), cls1=cls1, box1=box1, size=(h, w),
+                                  stride=stride))
     return SRNOutput(levels)
 
 

@@ -41,7 +41,8 @@ def test_exposure_acts_in_linear_light():
 
 
 def test_noise_is_signal_dependent_like_shot_noise():
-    params = LowLightParams(exposure=(10, 10), cast_sigma=0.0, read_noise=(0, 0), full_well=(500, 500), jpeg_probability=0)
+    params = LowLightParams(exposure=(10, 10), cast_sigma=0.0, read_noise=(0, 0), full_well=(500, 500),
+                            jpeg_probability=0)
     image = np.concatenate([_grey(60, (128, 128)), _grey(220, (128, 128))], axis=1)
     night, _ = degrade(image, np.random.default_rng(2), params)
     lin = srgb_to_linear(night[..., 1].astype(np.float32) / 255)

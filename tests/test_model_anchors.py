@@ -41,7 +41,7 @@ def test_anchor_values_match_the_reference_table(name, dtype):
 def test_levels_follow_the_config_strides():
     sizes = [(1, 2)] * 6
     levels = all_anchors(sizes, SRNConfig(), dtype=torch.float64)
-    for anchors, (stride, a0, a1, b0, b1) in zip(levels, TABLE.values()):
+    for anchors, (_stride, a0, a1, b0, b1) in zip(levels, TABLE.values()):
         torch.testing.assert_close(anchors, torch.tensor([a0, a1, b0, b1], dtype=torch.float64), atol=1e-4, rtol=0)
 
 

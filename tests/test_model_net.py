@@ -142,7 +142,8 @@ def test_backbone_channels_and_layer5_layer6_are_bare_biased_convs():
     for layer in (r18.layer5, r18.layer6):
         assert type(layer) is nn.Conv2d and layer.bias is not None and layer.stride == (2, 2)
     feats = r18.eval()(_image(64, 96))
-    assert [tuple(f.shape[1:]) for f in feats] == [(64, 16, 24), (128, 8, 12), (256, 4, 6), (512, 2, 3), (256, 1, 2), (64, 1, 1)]
+    assert [tuple(f.shape[1:]) for f in feats] == [(64, 16, 24), (128, 8, 12), (256, 4, 6), (512, 2, 3), (256, 1, 2),
+                                                   (64, 1, 1)]
     assert (feats[4] < 0).any()  # no ReLU after layer5
     with pytest.raises(ValueError, match="backbone"):
         build_backbone("vgg16")
@@ -188,7 +189,13 @@ def test_flattened_order_is_cell_major_anchor_minor(r18: SRN):
 
     def cls_matches(r: torch.Tensor, flat: torch.Tensor, w: int) -> bool:
         n, a_, hh, ww = r.shape
-        return all(flat[b, (y * w + x) * A + a] == r[b, a, y, x] for b in range(n) for a in range(a_) for y in range(hh) for x in range(ww))
+        return all(
+            flat[b, (y * w + x) * A + a] == r[b, a, y, x]
+            for b in range(n)
+            for a in range(a_)
+            for y in range(hh)
+            for x in range(ww)
+        )
 
     def box_matches(r: torch.Tensor, flat: torch.Tensor, w: int) -> bool:
         n, _, hh, ww = r.shape
@@ -201,7 +208,7 @@ def test_flattened_order_is_cell_major_anchor_minor(r18: SRN):
             for x in range(ww)
         )
 
-    for i, lv in enumerate(out.levels[1:], start=1):  # P3..P7 keep the loops small
+    for _i, lv in enumerate(out.levels[1:], start=1):  # P3..P7 keep the loops small
         h, w = lv.size
         same_size = [r for r in raw["cls"] if r.shape[-2:] == (h, w)]
         assert sum(cls_matches(r, lv.cls2, w) for r in same_size) == 1
@@ -237,7 +244,8 @@ def test_rfe_branches_and_residual():
     rfe = RFE(32, 32)
     kernels = [b[2].kernel_size for b in (rfe.branch0, rfe.branch1, rfe.branch2, rfe.branch3)]
     assert kernels == [(1, 5), (5, 1), (1, 3), (3, 1)]
-    assert [b[2].padding for b in (rfe.branch0, rfe.branch1, rfe.branch2, rfe.branch3)] == [(0, 2), (2, 0), (0, 1), (1, 0)]
+    assert ([b[2].padding for b in (rfe.branch0, rfe.branch1, rfe.branch2, rfe.branch3)]
+            == [(0, 2), (2, 0), (0, 1), (1, 0)])
     x = torch.randn(2, 32, 7, 9)
     y = rfe(x)
     assert y.shape == x.shape

@@ -55,6 +55,7 @@ def _run_main(tmp_path: Path, env_update: dict[str, str]) -> subprocess.Complete
                           capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.slow
 def test_main_py_selftest_runs_offscreen_and_exits_0(tmp_path: Path) -> None:
     result = _run_main(tmp_path, {"QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -68,6 +69,7 @@ def test_main_py_selftest_runs_offscreen_and_exits_0(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the xcb plugin without a display is Linux-only")
+@pytest.mark.slow
 def test_a_qt_that_cannot_start_is_a_fail_line_not_a_crash(tmp_path: Path) -> None:
     env = {"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":99999"}  # no such X server: Qt would abort the process
     result = _run_main(tmp_path, env)

@@ -56,6 +56,7 @@ def data(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_end_to_end_in_a_subprocess(data: Path) -> None:
     db, out = data / "p.dfs.db", data / "out" / "gt.txt"
     steps = [
@@ -169,7 +170,8 @@ def test_a_missing_project_or_input_exits_1(data: Path, capsys) -> None:
     assert "nope.db: no such project file" in capsys.readouterr().err
     assert main(["init", str(data / "p.db")]) == 0
     assert main(["import-labels", str(data / "p.db"), str(data / "missing.txt"), "--format", "wider"]) == 1
-    assert f"error: {data / 'missing.txt'}: no such file (a WIDER FACE ground truth .txt file expected)" in capsys.readouterr().err
+    assert (f"error: {data / 'missing.txt'}: no such file (a WIDER FACE ground truth .txt file expected)"
+            in capsys.readouterr().err)
     assert main(["import-images", str(data / "p.db"), str(data / "nowhere")]) == 1
     assert main(["export", str(data / "p.db"), str(data / "preds"), "--format", "wider-predictions"]) == 1
     assert "no detection runs" in capsys.readouterr().err

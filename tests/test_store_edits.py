@@ -70,7 +70,8 @@ def test_stale_version_is_a_conflict_not_a_lost_update(project):
     a = image_id(project, "a.png")
     box = create_box(project, a, (10, 10, 20, 20))
     mine = move_box(project, box.id, box.version, (11, 11, 21, 21), author="ann")
-    with pytest.raises(ConflictError, match=r"box \d+ was changed by ann since you read it \(your version 1, now 2\)") as err:
+    with pytest.raises(ConflictError,
+                       match=r"box \d+ was changed by ann since you read it \(your version 1, now 2\)") as err:
         move_box(project, box.id, box.version, (50, 50, 60, 60), author="bob")
     assert err.value.current == mine
     assert get_box(project, box.id).xyxy == (11, 11, 21, 21)

@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,8 +17,16 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from app.store import (Project, ProjectBusyError, boxes_of, create_box, import_images, import_labels, move_box,
-                       set_box_state)
+from app.store import (
+    Project,
+    ProjectBusyError,
+    boxes_of,
+    create_box,
+    import_images,
+    import_labels,
+    move_box,
+    set_box_state,
+)
 from app.store import labels as labels_module
 from app.store.labels import recover_interrupted_imports
 from app.store.models import Box, Image, LabelImport, LabelImportUndo

@@ -130,7 +130,8 @@ def test_invalid_config_is_rejected(kwargs):
 
 def test_cli_writes_dataset_and_refuses_non_empty_folder(tmp_path):
     out = tmp_path / "cli"
-    cmd = [sys.executable, "-m", "srn", "synth", str(out), "--n", "2", "--seed", "9", "--width", "200", "--height", "150"]
+    cmd = [sys.executable, "-m", "srn", "synth", str(out), "--n", "2", "--seed", "9", "--width", "200",
+           "--height", "150"]
     done = subprocess.run(cmd + ["--quiet"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "wrote 2 day/night image pairs" in done.stdout

@@ -122,6 +122,7 @@ def test_manifest_round_trip_and_errors(tmp_path):
 # ------------------------------------------------------------------------------------ training
 
 
+@pytest.mark.slow
 def test_tiny_run_loss_falls(synth, tmp_path):
     torch.set_num_threads(2)
     config = tiny(synth, size=96, channels=32, augment=False, batch_size=4, lr=0.05, grad_clip=10.0, max_iters=40,
@@ -144,6 +145,7 @@ def test_tiny_run_loss_falls(synth, tmp_path):
     load_weights(build_model(config), tmp_path / "final.pth")
 
 
+@pytest.mark.slow
 def test_resume_reaches_the_same_weights(synth, tmp_path):
     config = tiny(synth, max_iters=5)  # 2 iterations per epoch: the interruption is mid-epoch
     full = run_training(config, tmp_path / "full")
@@ -160,6 +162,7 @@ def test_resume_reaches_the_same_weights(synth, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_pseudo_labels_become_weighted_targets(synth, tmp_path):
     from srn.engine.checkpoint import CheckpointMetadata, save_checkpoint
     from srn.engine.pseudo_labels import pseudo_label_samples
@@ -187,6 +190,7 @@ def _env() -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_with_a_resumable_checkpoint(synth, tmp_path):
     config = tiny(synth, max_iters=10000)
     (tmp_path / "c.json").write_text(json.dumps(config.to_dict()))
@@ -207,6 +211,7 @@ def test_sigterm_stops_cleanly_with_a_resumable_checkpoint(synth, tmp_path):
     assert resumed.completed and resumed.iteration == stopped_at + 1
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one(synth, tmp_path):
     # Two different images (different face counts): the loss normalisers are averaged over the
     # ranks, so two processes of one image each equal one process of both (see srn.engine.train).

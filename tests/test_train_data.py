@@ -50,7 +50,8 @@ def test_wider_invalid_and_tiny_faces_become_ignore(tmp_path):
     write_image(tmp_path / "img" / "a.png", np.zeros((40, 40, 3), np.uint8))
     attrs = np.zeros((3, 6), np.int64)
     attrs[1, wider.ATTRIBUTES.index("invalid")] = 1
-    wider.write_gt(tmp_path / "gt.txt", [wider.WiderRecord("a.png", [[1, 1, 10, 10], [5, 5, 10, 10], [20, 20, 1, 8]], attrs)])
+    wider.write_gt(tmp_path / "gt.txt",
+                   [wider.WiderRecord("a.png", [[1, 1, 10, 10], [5, 5, 10, 10], [20, 20, 1, 8]], attrs)])
     (s,) = datasets.wider_samples(tmp_path / "gt.txt", tmp_path / "img")
     assert s.ignore.tolist() == [False, True, True]
     np.testing.assert_allclose(s.boxes[0], [1, 1, 10, 10])

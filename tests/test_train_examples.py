@@ -32,6 +32,7 @@ def _guide_commands(example: str) -> list[list[str]]:
     return [shlex.split(line) for line in block.splitlines() if line.startswith("srn ")]
 
 
+@pytest.mark.slow
 def test_the_synthetic_example_runs_as_the_guide_shows(tmp_path):
     """Issue 20 item 14: the guide's own commands, in a copy of docs/examples (the run is cut to 2
     iterations of 128 px crops; everything else as shipped), from the demo model."""

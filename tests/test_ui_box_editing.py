@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QImage, QPainter, QUndoStack
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QGraphicsView
 from sqlalchemy import select
 
@@ -544,7 +543,8 @@ def test_a_moved_selected_box_takes_its_score_label_along_on_screen(qtbot):
         shot = view.screen().grabWindow(view.winId()).toImage()
         offset = view.viewport().mapTo(view, view.viewport().rect().topLeft())
         corner = view.viewportTransform().map(scene_point)
-        return sum(QColor(shot.pixel(int(corner.x()) + dx + offset.x(), int(corner.y()) - dy + offset.y())).value() > 100
+        return sum(QColor(shot.pixel(int(corner.x()) + dx + offset.x(),
+                                     int(corner.y()) - dy + offset.y())).value() > 100
                    for dx in range(0, 26) for dy in range(2, 14))
 
     before = item.pos()

@@ -77,7 +77,8 @@ def test_sliders_follow_the_offered_params_of_method_and_mode(panel: EnhancePane
 
     choose(panel.control("output"), "canonical")  # gain, offset and β only matter here
     assert panel.params().output == "canonical"
-    assert set(panel.control_keys()) == {"sigmas[0]", "sigmas[1]", "sigmas[2]", "output", "gain", "offset", "alpha", "beta"}
+    assert set(panel.control_keys()) == {"sigmas[0]", "sigmas[1]", "sigmas[2]", "output", "gain", "offset", "alpha",
+                                         "beta"}
 
     choose(panel.method_combo, "gamma")
     assert panel.params() == GammaParams() and panel.control_keys() == ["gamma"]

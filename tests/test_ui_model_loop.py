@@ -38,6 +38,7 @@ def window(qtbot, qt_settings, tmp_path, tp):
     window.close()
 
 
+@pytest.mark.slow
 def test_fine_tune_registers_a_model_that_every_picker_offers_then_it_is_evaluated(qtbot, window):
     training = window.loop.training
     window.show_panel(training)

@@ -13,8 +13,8 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.jobs.image_cache import ImageLRU
 from app.jobs.enhance_job import EnhancedImageCache
+from app.jobs.image_cache import ImageLRU
 from app.jobs.prefetch import NeighbourPrefetcher, file_key
 from app.store import boxes_of, record_detections
 from app.ui.detect_panel import LOAD_WEIGHTS

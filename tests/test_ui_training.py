@@ -145,6 +145,7 @@ def test_on_a_cpu_the_dialog_starts_from_the_quick_preset(qtbot, tp, monkeypatch
     assert est.source == "rough" and est.seconds < 5 * 60
 
 
+@pytest.mark.slow
 def test_full_loop_registers_a_model_with_lineage_and_metrics(qtbot, panel, tp):
     progress, logs, registered = [], [], []
     panel.model_registered.connect(registered.append)
@@ -211,6 +212,7 @@ def test_kill_9_marks_the_run_failed_and_touches_nothing_else(qtbot, panel, tp):
     assert "failed" in panel.status_label.text() and panel.fine_tune_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_cancel_then_resume_reaches_finished(qtbot, panel, tp):
     job = panel.start(settings(tp, 10_000, pseudo_labels=None))
     with qtbot.waitSignal(job.progress, timeout=WAIT_MS):
@@ -303,6 +305,7 @@ def _group_gone(pgid: int) -> bool:
 
 @pytest.mark.skipif(not new_session_supported() or not Path("/proc/self/stat").is_file(),
                     reason="needs QProcess.setUnixProcessParameters (Qt 6.6+) and /proc")
+@pytest.mark.slow
 def test_second_cancel_kills_torchrun_and_every_rank(qtbot, panel, tp, monkeypatch):
     """Two DDP ranks on the CPU (gloo) under torchrun, as on a 2-GPU machine: the command works, and
     a second Cancel leaves no process of the run behind (torchrun alone killed, ranks trained on)."""
@@ -377,6 +380,7 @@ def test_stop_ends_a_run_of_a_project_no_longer_shown(qtbot, panel, tp):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs /proc")
+@pytest.mark.slow
 def test_cancel_stops_torchrun_ranks_cleanly_with_a_resumable_checkpoint(qtbot, panel, tp, monkeypatch):
     """One Cancel under torchrun: SIGTERM to torchrun only, which forwards it to each rank once (a
     rank signalled twice would stop at once); rank 0 writes last.pth and every process ends."""

@@ -197,7 +197,8 @@ def illustrative_proposals(project, image_ids: dict[int, int], held: Path, model
     x = max(centre[SHOWN] - 0.12 * w, 0)
     pseudo = {image_ids[SHOWN]: (np.array([[x, 0.45 * h, x + 36, 0.45 * h + 44]]), np.array([0.64]))}
     record_detections(project, _clip(sizes, pseudo), model_version_id=model_id, source="pseudo",
-                      replace_proposed=False, settings={"illustrative": "a made-up pseudo-label (tools/screenshots.py)"})
+                      replace_proposed=False,
+                      settings={"illustrative": "a made-up pseudo-label (tools/screenshots.py)"})
 
 
 def _clip(sizes: dict[int, tuple[int, int]], results: dict) -> dict:

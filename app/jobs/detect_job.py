@@ -151,4 +151,5 @@ class DetectJob(WorkerThreadJob):
         if mode not in ("single", "multiscale"):
             raise ValueError(f"mode must be 'single' or 'multiscale', got {mode!r}")
         self._bind(DetectWorker(project, image_ids, checkpoint, model_version_id, enhance, mode, device, inference),
-                   "detect", ("device_ready", "progress", "image_done", "image_failed", "finished", "cancelled", "failed"))
+                   "detect", ("device_ready", "progress", "image_done", "image_failed", "finished", "cancelled",
+                              "failed"))

@@ -25,12 +25,12 @@ from app.store.detections import (
     add_detections,
     detection_runs,
     model_uses,
-    remove_model,
-    rename_model,
-    restore_model,
     model_versions,
     record_detections,
     register_model,
+    remove_model,
+    rename_model,
+    restore_model,
     start_detection_run,
 )
 from app.store.errors import (
@@ -45,25 +45,43 @@ from app.store.errors import (
     SchemaTooNewError,
     StoreError,
 )
-from app.store.export import (EXPORT_FORMATS, FOLDER_FORMATS, ExportReport, check_destination, export,
-                              export_count, export_splits)
+from app.store.export import (
+    EXPORT_FORMATS,
+    FOLDER_FORMATS,
+    ExportReport,
+    check_destination,
+    export,
+    export_count,
+    export_splits,
+)
 from app.store.history import EditData, history, redo_last, revert_edit, undo_last
-from app.store.images import (ImportReport, add_image, assign, image_dimensions, image_file, import_images,
-                              set_review_status, set_split)
+from app.store.images import (
+    ImportReport,
+    add_image,
+    assign,
+    image_dimensions,
+    image_file,
+    import_images,
+    set_review_status,
+    set_split,
+)
 from app.store.labels import LabelImportReport, import_labels
 from app.store.models import REVIEW_STATUSES, WIDER_ATTRIBUTES
 from app.store.project import Project
+from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 from app.store.stats import ProjectStats, project_stats
 from app.store.summaries import ImageSummary, image_summaries
 from app.store.training import unique_model_name
-from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 
 __all__ = [
-    "QUEUE_ORDERS", "REVIEW_STATUSES", "WIDER_ATTRIBUTES", "BoxData", "ImageSummary", "ProjectStats", "image_summaries", "project_stats", "add_detections", "start_detection_run", "DetectionRunData", "ModelVersionData", "detection_runs", "model_uses", "remove_model", "rename_model", "restore_model", "unique_model_name",
-    "EXPORT_FORMATS", "FOLDER_FORMATS", "ExportReport", "check_destination", "export", "export_count", "export_splits", "ConflictError", "DatabaseFailure", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport",
-    "NotAProjectError", "NotFoundError", "OutsideRootsError", "Project", "ProjectBusyError", "ReadOnlyProjectError", "QueueItem", "SchemaTooNewError", "StoreError", "add_image",
-    "assign", "box_counts", "boxes_of", "create_box", "delete_box", "get_box", "history", "image_dimensions", "image_file",
-    "import_images", "import_labels", "model_versions", "move_box", "record_detections", "redo_last",
-    "register_model", "review_queue", "revert_edit", "set_box_state", "set_review_status", "set_split",
-    "set_state_by_score", "undo_last", "update_box",
+    "QUEUE_ORDERS", "REVIEW_STATUSES", "WIDER_ATTRIBUTES", "BoxData", "ImageSummary", "ProjectStats", "image_summaries",
+    "project_stats", "add_detections", "start_detection_run", "DetectionRunData", "ModelVersionData", "detection_runs",
+    "model_uses", "remove_model", "rename_model", "restore_model", "unique_model_name", "EXPORT_FORMATS",
+    "FOLDER_FORMATS", "ExportReport", "check_destination", "export", "export_count", "export_splits", "ConflictError",
+    "DatabaseFailure", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport", "NotAProjectError",
+    "NotFoundError", "OutsideRootsError", "Project", "ProjectBusyError", "ReadOnlyProjectError", "QueueItem",
+    "SchemaTooNewError", "StoreError", "add_image", "assign", "box_counts", "boxes_of", "create_box", "delete_box",
+    "get_box", "history", "image_dimensions", "image_file", "import_images", "import_labels", "model_versions",
+    "move_box", "record_detections", "redo_last", "register_model", "review_queue", "revert_edit", "set_box_state",
+    "set_review_status", "set_split", "set_state_by_score", "undo_last", "update_box",
 ]

@@ -283,5 +283,5 @@ def box_counts(project: Project, image_id: int) -> dict[str, int]:
                               .group_by(Box.state)).all())
 
 
-__all__ = ["BOX_COLUMNS", "BoxData", "BoxWrite", "write_box", "write_new_box", "EDITABLE", "box_counts", "boxes_of", "create_box", "delete_box", "get_box",
-           "move_box", "set_box_state", "set_state_by_score", "update_box"]
+__all__ = ["BOX_COLUMNS", "BoxData", "BoxWrite", "write_box", "write_new_box", "EDITABLE", "box_counts", "boxes_of",
+           "create_box", "delete_box", "get_box", "move_box", "set_box_state", "set_state_by_score", "update_box"]

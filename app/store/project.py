@@ -17,13 +17,27 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store.database import (BUSY_TIMEOUT_MS, IMMEDIATE, SQLITE_MAGIC, database_url, is_url, make_engine,
-                                sqlite_path, writable)
-from app.store.errors import (DatabaseFailure, NotAProjectError, NotFoundError, OutsideRootsError, ProjectBusyError,
-                              ReadOnlyProjectError, StoreError)
+from app.store.database import (
+    BUSY_TIMEOUT_MS,
+    IMMEDIATE,
+    SQLITE_MAGIC,
+    database_url,
+    is_url,
+    make_engine,
+    sqlite_path,
+    writable,
+)
+from app.store.errors import (
+    DatabaseFailure,
+    NotAProjectError,
+    NotFoundError,
+    OutsideRootsError,
+    ProjectBusyError,
+    ReadOnlyProjectError,
+    StoreError,
+)
 from app.store.models import ImageRoot, ProjectSetting
 from app.store.schema import SchemaReport, current_revision, ensure_current
-
 
 Roots = Mapping[int, Path]
 """``{root id: folder}`` as ``root_paths`` reads it, for ``Project.locate`` / ``Project.image_path``."""
@@ -96,7 +110,8 @@ class Project:
         path = None if is_url(location) else Path(location).expanduser().resolve()
         if path is not None and not create:
             if not path.is_file():
-                raise NotFoundError(f"{location}: no such project file (create one with `darkface-studio project init`)")
+                raise NotFoundError(f"{location}: no such project file "
+                                    "(create one with `darkface-studio project init`)")
             check_project_file(path)
             if read_only is None:
                 read_only = not writable(path)

@@ -19,7 +19,6 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, or_, select, update

@@ -155,7 +155,8 @@ class EnhancePanel(QWidget):
             self.method_combo.addItem(method.label, method.name)
         self.method_combo.activated.connect(self._on_method)
         self.auto_check = QCheckBox("Automatic clipping")
-        self.auto_check.setToolTip("Clip points chosen from the image itself (Petro & Sbert) instead of fixed percentages")
+        self.auto_check.setToolTip("Clip points chosen from the image itself (Petro & Sbert) "
+                                   "instead of fixed percentages")
         self.auto_check.toggled.connect(self._on_auto)
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.clicked.connect(self.reset)

@@ -37,8 +37,18 @@ from PySide6.QtWidgets import (
 
 from app.jobs.export_job import ExportJob, ExportRequest
 from app.project_folder import PROJECT_DIR
-from app.store import (EXPORT_FORMATS, FOLDER_FORMATS, REVIEW_STATUSES, ExportReport, Project, StoreError,
-                       check_destination, detection_runs, export_count, export_splits)
+from app.store import (
+    EXPORT_FORMATS,
+    FOLDER_FORMATS,
+    REVIEW_STATUSES,
+    ExportReport,
+    Project,
+    StoreError,
+    check_destination,
+    detection_runs,
+    export_count,
+    export_splits,
+)
 from srn.formats.registry import get_format
 
 _HINTS = {"wider": "(wider_face_*_bbx_gt.txt)", "darkface": "(one .txt per image)", "coco": "JSON",

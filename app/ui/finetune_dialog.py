@@ -44,7 +44,6 @@ from app.store.training import (
 from app.ui.detect_panel import _LOAD, LOAD_WEIGHTS, add_model_items
 from app.ui.detect_panel import ask_for_weights as ask_for_detector_weights
 
-
 CUSTOM = "custom"
 
 
@@ -154,7 +153,8 @@ class FineTuneDialog(QDialog):
         layout.addWidget(self.buttons)
 
         if self.enhance:
-            self.enhance_check.setText(f"Train on enhanced images ({self.enhance.get('method', '?')}, as in the window)")
+            self.enhance_check.setText(f"Train on enhanced images ({self.enhance.get('method', '?')}, "
+                                       "as in the window)")
             self.enhance_check.setChecked(True)
         else:
             self.enhance_check.setText("Train on enhanced images (no enhancement chosen in the window)")

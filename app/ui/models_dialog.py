@@ -26,8 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.store import (NotFoundError, Project, StoreError, model_uses, model_versions, remove_model, rename_model,
-                       restore_model)
+from app.store import (
+    NotFoundError,
+    Project,
+    StoreError,
+    model_uses,
+    model_versions,
+    remove_model,
+    rename_model,
+    restore_model,
+)
 from app.ui.detect_panel import ask_for_weights
 from app.ui.model_files import register_checkpoint
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.jobs.image_pipeline import ImagePipeline
 from app.store import (
     NotFoundError,
     Project,
@@ -57,7 +58,6 @@ from app.ui.qimage import to_qimage
 from app.ui.review_status import STATUS_ACTIONS, ReviewStatusActions
 from app.ui.run_picker import RunPicker
 from app.ui.view_overlays import ViewCaption, ViewMessage, method_short_name
-from app.jobs.image_pipeline import ImagePipeline
 from srn.imageio import ImageReadError
 
 ZOOM_STEP = 1.25
@@ -752,9 +752,6 @@ class ReviewWindow(ReviewStatusActions, QMainWindow):
             self.view_message.show_message(f"Preparing the sample project in {Path(base)}…", 0, 0)
         job.start()
         return job
-
-    def sample_job(self):
-        return self._sample_job
 
     def _on_sample_failed(self, message: str) -> None:
         self.view_message.clear()

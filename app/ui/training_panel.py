@@ -29,8 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.detect_job import format_eta
-from app.jobs.train_job import (LAST, TrainJob, TrainJobError, describe_error, fail_orphaned_runs, progress_records,
-                                run_folder)
+from app.jobs.train_job import (
+    LAST,
+    TrainJob,
+    TrainJobError,
+    describe_error,
+    fail_orphaned_runs,
+    progress_records,
+    run_folder,
+)
 from app.store import model_versions
 from app.store.project import Project
 from app.store.training import TrainingRunData, training_runs

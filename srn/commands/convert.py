@@ -35,7 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="convert face annotations between WIDER FACE, DARK FACE, COCO, VOC and YOLO",
         description=(
             "Convert face annotations. IN is a WIDER FACE ground-truth file (.txt, or the official "
-            ".mat), a DARK FACE label folder, a COCO JSON file, or a Pascal VOC folder of XML files; OUT is a WIDER FACE file, a DARK "
+            ".mat), a DARK FACE label folder, a COCO JSON file, or a Pascal VOC folder of XML files; "
+            "OUT is a WIDER FACE file, a DARK "
             "FACE label folder, a COCO JSON file, or a VOC / YOLO folder. Image sizes (needed by "
             "COCO, VOC, YOLO and by --outside clip/reject) come from the COCO file or from the image "
             "headers in --images. Exit status: 0 done, 1 malformed input or a rejected box, 2 usage error."
@@ -63,7 +64,8 @@ def _load(fmt: str, path: Path, images: Path | None):
     if not get_format(fmt).image_names:  # ids only (DARK FACE): name the actual image file when there is one
         for ann in anns:
             found = find_image(images, ann.name) if images is not None else None
-            ann.name = found.relative_to(images).as_posix() if found is not None else f"{ann.name}.png"
+            ann.name = (found.relative_to(images).as_posix() if found is not None and images is not None
+                        else f"{ann.name}.png")
     return anns
 
 

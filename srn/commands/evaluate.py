@@ -136,7 +136,6 @@ def evaluate(args: argparse.Namespace) -> dict:
     """Run the chosen protocol; returns {name: EvalResult}."""
     from srn.eval.matching import evaluate_ap50, evaluate_coco
     from srn.eval.official import evaluate_darkface, evaluate_wider
-
     from srn.formats.predictions import read_prediction_folder
 
     gt, pred_dir = Path(args.gt), Path(args.pred)
@@ -233,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
                            "curve": _curve_json(r.curve)} for name, r in results.items()}
             atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
     except OSError as exc:  # an unwritable place, a full disk: the scores above still stand
-        print(f"srn eval: cannot write {exc.filename or args.json or args.plot}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"srn eval: cannot write {exc.filename or args.json or args.plot}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 2
     return 0

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``train`` on ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
     p = subparsers.add_parser(
@@ -43,7 +44,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting (repeatable)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--init", metavar="CKPT", help="start from these weights (ours, the authors' SRN.pth, or 'demo')")
+    group.add_argument("--init", metavar="CKPT",
+                       help="start from these weights (ours, the authors' SRN.pth, or 'demo')")
     group.add_argument("--resume", metavar="CKPT", help="continue an interrupted run from its last.pth")
     p.add_argument("--quiet", action="store_true", help="only warnings and errors on stderr")
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -51,6 +52,9 @@ import torch
 
 from srn.data.samples import MIN_BOX_SIZE, tiny_boxes
 from srn.model.config import IMAGENET_MEAN, IMAGENET_STD
+
+if TYPE_CHECKING:
+    from srn.enhance.params import MethodParams
 
 FILL = tuple(int(round(255 * m)) for m in IMAGENET_MEAN)  # (124, 116, 104): mean colour, uint8 RGB
 ANCHOR_SIZES = (16, 32, 64, 128, 256, 512)
@@ -180,7 +184,8 @@ def hflip(image: np.ndarray, target: Target) -> tuple[np.ndarray, Target]:
     return np.ascontiguousarray(image[:, ::-1]), out
 
 
-def random_flip(image: np.ndarray, target: Target, rng: np.random.Generator, p: float = 0.5) -> tuple[np.ndarray, Target]:
+def random_flip(image: np.ndarray, target: Target, rng: np.random.Generator,
+                p: float = 0.5) -> tuple[np.ndarray, Target]:
     """``hflip`` with probability ``p``."""
     if rng.random() < p:
         return hflip(image, target)
@@ -205,7 +210,7 @@ def resize(image: np.ndarray, target: Target, size: int | tuple[int, int] = DEFA
 
 
 def random_expand(image: np.ndarray, target: Target, rng: np.random.Generator, max_ratio: float = 4.0,
-                  p: float = 0.5, fill: tuple[int, int, int] = FILL) -> tuple[np.ndarray, Target]:
+                  p: float = 0.5, fill: tuple[int, ...] = FILL) -> tuple[np.ndarray, Target]:
     """With probability ``p``, place the image at a random integer offset on a canvas
     ``U(1, max_ratio)`` times larger, filled with the mean colour (zooms out for small faces)."""
     if max_ratio <= 1 or rng.random() >= p:
@@ -224,7 +229,7 @@ def random_expand(image: np.ndarray, target: Target, rng: np.random.Generator, m
 
 
 def scale_and_crop(image: np.ndarray, target: Target, scale: float, left: int, top: int, width: int, height: int,
-                   fill: tuple[int, int, int] = FILL, min_face: float = MIN_BOX_SIZE) -> tuple[np.ndarray, Target]:
+                   fill: tuple[int, ...] = FILL, min_face: float = MIN_BOX_SIZE) -> tuple[np.ndarray, Target]:
     """Rescale by ``scale`` and cut the ``width × height`` window whose top-left corner is
     ``(left, top)`` in the rescaled image (outside the image: ``fill``). Only the window is computed.
     Boxes follow ``map_boxes`` and the crop-border rules (``fit_to_image``)."""
@@ -281,7 +286,7 @@ def _window_start(lo_face: float, hi_face: float, window: int, extent: float, rn
 
 
 def random_crop(image: np.ndarray, target: Target, rng: np.random.Generator, size: int = DEFAULT_SIZE,
-                anchor_sizes=ANCHOR_SIZES, jitter: float = ANCHOR_JITTER, fill: tuple[int, int, int] = FILL,
+                anchor_sizes=ANCHOR_SIZES, jitter: float = ANCHOR_JITTER, fill: tuple[int, ...] = FILL,
                 min_face: float = MIN_BOX_SIZE) -> tuple[np.ndarray, Target]:
     """Data-anchor-sampling crop to ``size × size`` (module docstring)."""
     h, w = image.shape[:2]
@@ -332,7 +337,8 @@ def to_tensors(image: np.ndarray, target: Target) -> tuple[torch.Tensor, dict]:
     out["boxes"] = torch.from_numpy(np.asarray(target["boxes"], dtype=np.float32).reshape(-1, 4).copy())
     out["ignore"] = torch.from_numpy(np.asarray(target["ignore"], dtype=bool).copy())
     out["weights"] = torch.from_numpy(np.asarray(target["weights"], dtype=np.float32).copy())
-    out["hard_negatives"] = torch.from_numpy(np.asarray(target["hard_negatives"], dtype=np.float32).reshape(-1, 4).copy())
+    out["hard_negatives"] = torch.from_numpy(
+        np.asarray(target["hard_negatives"], dtype=np.float32).reshape(-1, 4).copy())
     return normalize(image), out
 
 
@@ -347,7 +353,7 @@ class TrainTransform:
     """
 
     def __init__(self, size: int = DEFAULT_SIZE, rng: np.random.Generator | int | None = None,
-                 enhance: Callable[[np.ndarray], np.ndarray] | object | None = None, photometric: bool = True,
+                 enhance: Callable[[np.ndarray], np.ndarray] | MethodParams | None = None, photometric: bool = True,
                  expand: bool = True, crop: bool = True, flip: bool = True, *, anchor_sizes=ANCHOR_SIZES,
                  jitter: float = ANCHOR_JITTER, max_expand: float = 4.0, min_face: float = MIN_BOX_SIZE) -> None:
         if size < 8:

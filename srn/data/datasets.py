@@ -34,8 +34,7 @@ from torch.utils.data import Dataset
 from srn.data import augment
 from srn.data.samples import TrainSample
 from srn.formats import darkface, wider
-from srn.imageio import (IMAGE_EXTENSIONS, ImageReadError, as_rgb8, check_pixels, header_size, read_image,
-                         write_image)
+from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, as_rgb8, check_pixels, header_size, read_image, write_image
 
 _INVALID = wider.ATTRIBUTES.index("invalid")
 
@@ -251,7 +250,7 @@ class FaceDataset(Dataset):
 
     def reseed(self, seed: int) -> None:
         """Give the transform a fresh generator (``srn.data.loader`` calls this in each worker)."""
-        if hasattr(self.transform, "reseed"):
+        if self.transform is not None and hasattr(self.transform, "reseed"):
             self.transform.reseed(seed)
 
     def load_image(self, index: int) -> np.ndarray:

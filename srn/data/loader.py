@@ -67,6 +67,7 @@ def worker_init(worker_id: int) -> None:
     """``worker_init_fn``: seed numpy, ``random`` and the dataset's transform from torch's
     per-worker seed."""
     info = get_worker_info()
+    assert info is not None  # called in a worker process
     seed = int(info.seed) % (2 ** 63)
     np.random.seed(seed % (2 ** 32))
     random.seed(seed)

@@ -64,7 +64,8 @@ def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def degrade(image: np.ndarray, rng: np.random.Generator, params: LowLightParams | None = None) -> tuple[np.ndarray, dict]:
+def degrade(image: np.ndarray, rng: np.random.Generator,
+            params: LowLightParams | None = None) -> tuple[np.ndarray, dict]:
     """Turn an (H, W, 3) uint8 RGB day image into a night image; returns it and the drawn values."""
     p = params or LowLightParams()
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -88,7 +89,9 @@ def degrade(image: np.ndarray, rng: np.random.Generator, params: LowLightParams 
         ok, buf = cv2.imencode(".jpg", night[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 array
             raise RuntimeError("JPEG encoding failed")
-        night = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        assert decoded is not None  # the JPEG just encoded
+        night = decoded[:, :, ::-1].copy()
 
     info = {
         "scene_gain": round(scene_gain, 4),

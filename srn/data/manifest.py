@@ -97,6 +97,7 @@ def sample_to_dict(sample: TrainSample, relative_to: Path | None = None) -> dict
             image = image.resolve().relative_to(relative_to.resolve())
         except ValueError:
             pass
+    assert sample.ignore is not None and sample.weights is not None  # set by TrainSample.__post_init__
     out = {
         "image_path": image.as_posix(),
         "boxes": np.asarray(sample.boxes, dtype=np.float64).tolist(),

@@ -29,8 +29,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from srn.enhance.params import MethodParams
 
 MIN_BOX_SIZE = 2.0  # px: a box narrower or lower than this is an ignore region
 
@@ -78,7 +82,7 @@ class TrainSample:
     weights: np.ndarray | None = None  # (G,) float32
     hard_negatives: np.ndarray | None = None  # (H, 4) float64
     fully_labelled: bool = True
-    enhance: object | None = field(default=None, compare=False)  # srn.enhance MethodParams or None
+    enhance: MethodParams | None = field(default=None, compare=False)  # srn.enhance parameters or None
 
     def __post_init__(self) -> None:
         self.image_path = Path(self.image_path)
@@ -109,4 +113,5 @@ class TrainSample:
     @property
     def num_faces(self) -> int:
         """Boxes that are not ignore regions."""
+        assert self.ignore is not None  # set by __post_init__
         return int((~self.ignore).sum())

@@ -201,7 +201,7 @@ def make_sample(seed: int, index: int, config: SynthConfig | None = None) -> Syn
     boxes: list[np.ndarray] = []
     blur: list[int] = []
     wanted = int(rng.integers(config.faces[0], config.faces[1] + 1))
-    for attempt in range(wanted * 20):
+    for _attempt in range(wanted * 20):
         if len(boxes) == wanted:
             break
         h, w = sized(rng)

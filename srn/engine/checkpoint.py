@@ -101,7 +101,8 @@ def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
         raise CheckpointError(path, f"cannot read checkpoint (truncated or damaged): {exc}") from None
 
 
-def split_checkpoint(obj: Any, path: str | os.PathLike[str] | None = None) -> tuple[dict[str, torch.Tensor], CheckpointMetadata]:
+def split_checkpoint(obj: Any,
+                     path: str | os.PathLike[str] | None = None) -> tuple[dict[str, torch.Tensor], CheckpointMetadata]:
     """The state dict (``module.`` prefix removed) and metadata of any supported layout."""
     if not isinstance(obj, Mapping):
         raise CheckpointError(path, f"expected a dict in the checkpoint, found {type(obj).__name__}")
@@ -115,7 +116,8 @@ def split_checkpoint(obj: Any, path: str | os.PathLike[str] | None = None) -> tu
     elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         state, metadata = obj, CheckpointMetadata(source_format="state_dict")
     else:
-        raise CheckpointError(path, f"no 'state_dict' in the checkpoint (top-level keys: {', '.join(map(str, list(obj)[:8]))})")
+        raise CheckpointError(path, "no 'state_dict' in the checkpoint "
+                                    f"(top-level keys: {', '.join(map(str, list(obj)[:8]))})")
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(path, "'state_dict' is not a mapping of tensors")
     if state and all(k.startswith("module.") for k in state):

@@ -28,8 +28,13 @@ import numpy as np
 import torch
 
 from srn.engine import postprocess
-from srn.engine.checkpoint import (CheckpointMetadata, apply_state_dict, read_checkpoint_file, split_checkpoint,
-                                   srn_config_of)
+from srn.engine.checkpoint import (
+    CheckpointMetadata,
+    apply_state_dict,
+    read_checkpoint_file,
+    split_checkpoint,
+    srn_config_of,
+)
 from srn.engine.device import describe, pick_device
 from srn.engine.postprocess import Detections
 from srn.model.anchors import all_anchors

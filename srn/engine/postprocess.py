@@ -45,8 +45,8 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou, nms
 
-from srn.model.box_overlap import box_iou_plus_one
 from srn.model.box_coding import decode
+from srn.model.box_overlap import box_iou_plus_one
 from srn.model.config import InferenceConfig, SRNConfig
 from srn.model.outputs import SRNOutput
 
@@ -237,9 +237,9 @@ def detect_boxes(
         found = _level_candidates(li, level, anchors[li], cfg, config)
         if found is None:
             continue
-        img, b, s = found
+        img, level_boxes, s = found
         imgs.append(img)
-        boxes.append(b.to(dtype))
+        boxes.append(level_boxes.to(dtype))
         scores.append(s.to(dtype))
         lvls.append(torch.full_like(img, li))
 
@@ -257,6 +257,7 @@ def detect_boxes(
         # nms returns decreasing scores: the authors' final "top keep_top_k by score" is a no-op.
         det = Detections(boxes_all[mine[keep]], scores_all[mine[keep]], levels_all[mine[keep]])
         if clip:
+            assert image_sizes is not None  # clip without image_sizes was refused above
             h, w = image_sizes[b]
             det.boxes = clip_boxes(det.boxes, h, w)
         results.append(det)

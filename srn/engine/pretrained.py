@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
 from srn.engine.checkpoint import CheckpointError, read_checkpoint_file, split_checkpoint
 from srn.model.backbone import load_imagenet_weights
+
+if TYPE_CHECKING:
+    from srn.model.srn_net import SRN
 
 # torchvision's weight enums, by our backbone names.
 TORCHVISION_WEIGHTS = {
@@ -37,7 +40,7 @@ def imagenet_state_dict(backbone: str, path: str | os.PathLike[str] | None = Non
     return get_weight(TORCHVISION_WEIGHTS[backbone]).get_state_dict(progress=True)
 
 
-def init_from_imagenet(model: nn.Module, path: str | os.PathLike[str] | None = None) -> list[str]:
+def init_from_imagenet(model: SRN, path: str | os.PathLike[str] | None = None) -> list[str]:
     """Initialise ``model``'s ResNet stages from ImageNet; returns the copied keys."""
     backbone = model.config.backbone
     state = imagenet_state_dict(backbone, path)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import nn
 
 from srn.data.samples import TrainSample
 from srn.imageio import IMAGE_EXTENSIONS
+
+if TYPE_CHECKING:
+    from srn.model.srn_net import SRN
 
 
 def image_files(folder: str | os.PathLike[str]) -> list[Path]:
@@ -29,7 +32,7 @@ def image_files(folder: str | os.PathLike[str]) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
 
 
-def pseudo_label_samples(model: nn.Module, folder: str | os.PathLike[str], threshold: float = 0.8,
+def pseudo_label_samples(model: SRN, folder: str | os.PathLike[str], threshold: float = 0.8,
                          weight: float = 0.5, *, device: str | torch.device = "cpu", enhance=None,
                          enhance_cache: str | os.PathLike[str] | None = None) -> list[TrainSample]:
     """One ``TrainSample`` per image of ``folder``: boxes the model scores ``>= threshold``, each

@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -51,12 +52,25 @@ from torch.utils.data import Dataset, DistributedSampler
 from srn.data.datasets import check_images_readable
 from srn.data.samples import TrainSample
 from srn.engine import distributed
-from srn.engine.checkpoint import (STATE_KEY, CheckpointError, CheckpointMetadata, apply_state_dict, load_weights,
-                                   read_checkpoint_file, save_checkpoint, sha256_file, split_checkpoint)
+from srn.engine.checkpoint import (
+    STATE_KEY,
+    CheckpointError,
+    CheckpointMetadata,
+    apply_state_dict,
+    load_weights,
+    read_checkpoint_file,
+    save_checkpoint,
+    sha256_file,
+    split_checkpoint,
+)
 from srn.engine.schedule import WarmupStepSchedule
 from srn.engine.train_config import ConfigError, TrainConfig
 from srn.fileio import remove_stale_temps
 from srn.model.config import SRNConfig
+
+if TYPE_CHECKING:
+    from srn.data.datasets import FaceDataset
+    from srn.model.srn_net import SRN
 
 log = logging.getLogger("srn.train")
 
@@ -113,7 +127,7 @@ class EpochSeededDataset(Dataset):
     """Reseeds the wrapped dataset's transform with ``sample_seed(seed, epoch, index)`` before
     each item, so augmentation is a function of (seed, epoch, index) only."""
 
-    def __init__(self, dataset: Dataset, seed: int) -> None:
+    def __init__(self, dataset: FaceDataset, seed: int) -> None:
         self.dataset = dataset
         self.seed = int(seed)
         self.epoch = 0
@@ -199,6 +213,7 @@ def to_targets(targets: list[dict], device: torch.device):
 
 def rng_state() -> dict:
     np_state = np.random.get_state()
+    assert isinstance(np_state, tuple)  # the legacy MT19937 state of numpy's global generator
     py_state = random.getstate()
     out = {
         "torch": torch.get_rng_state(),
@@ -244,7 +259,7 @@ def _to_device(obj, device: torch.device):
 # Evaluation
 
 
-def held_out_metrics(model: nn.Module, samples: list[TrainSample], device: torch.device, enhance=None,
+def held_out_metrics(model: SRN, samples: list[TrainSample], device: torch.device, enhance=None,
                      enhance_cache=None) -> dict:
     """AP@0.5 (``srn.eval.matching``) of single-scale detections on ``samples``."""
     import copy
@@ -265,7 +280,8 @@ def held_out_metrics(model: nn.Module, samples: list[TrainSample], device: torch
         preds.append((np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4), np.asarray(det.scores, dtype=np.float64)))
     result = evaluate_ap50(gt, preds, keep=keep)
     ap = float(result.ap)
-    return {"val_ap50": ap if math.isfinite(ap) else None, "val_images": len(samples), "val_faces": int(result.num_faces)}
+    return {"val_ap50": ap if math.isfinite(ap) else None, "val_images": len(samples),
+            "val_faces": int(result.num_faces)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ class TrainConfig:
     max_iters: int | None = None  # cap on the total iterations
     amp: str = "none"  # none | bf16 | fp16 (fp16 needs CUDA; uses a GradScaler)
     grad_clip: float | None = None  # max gradient norm
-    freeze_bn: bool | None = None  # null: frozen when starting from weights (init, resume, backbone), trained from scratch
+    freeze_bn: bool | None = None  # null: frozen when starting from weights (init, resume, backbone),
+                                   # trained from scratch
     sync_bn: bool = False  # SyncBatchNorm under DDP (needs freeze_bn false and CUDA)
     augment: bool = True
     workers: int = 4
@@ -70,8 +71,10 @@ class TrainConfig:
     log_every: int = 20  # iterations
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data", tuple(_check_spec(s, "data", i) for i, s in enumerate(_as_list(self.data, "data"))))
-        object.__setattr__(self, "val", tuple(_check_spec(s, "val", i) for i, s in enumerate(_as_list(self.val, "val"))))
+        object.__setattr__(self, "data",
+                           tuple(_check_spec(s, "data", i) for i, s in enumerate(_as_list(self.data, "data"))))
+        object.__setattr__(self, "val",
+                           tuple(_check_spec(s, "val", i) for i, s in enumerate(_as_list(self.val, "val"))))
         object.__setattr__(self, "lr_steps", tuple(_as_list(self.lr_steps, "lr_steps")))
         self._validate()
 
@@ -107,7 +110,8 @@ class TrainConfig:
             fail("grad_clip", "must be a positive number or null")
         for name in ("freeze_bn", "sync_bn", "augment"):
             if not isinstance(getattr(self, name), bool) and not (name == "freeze_bn" and self.freeze_bn is None):
-                fail(name, "must be true or false" + (" (or null: chosen by how training starts)" if name == "freeze_bn" else ""))
+                fail(name, "must be true or false"
+                     + (" (or null: chosen by how training starts)" if name == "freeze_bn" else ""))
         if self.sync_bn and self.freeze_bn:
             raise ConfigError("sync_bn: SyncBatchNorm needs freeze_bn false (frozen BatchNorm has nothing to sync)")
         if not isinstance(self.device, str):
@@ -130,7 +134,8 @@ class TrainConfig:
                 fail("pseudo_labels", "must be a dict with 'images' (a folder) and optional 'threshold', 'weight'")
             unknown = sorted(set(p) - PSEUDO_KEYS)
             if unknown:
-                raise ConfigError(f"pseudo_labels: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(PSEUDO_KEYS))})")
+                raise ConfigError(f"pseudo_labels: unknown key(s) {', '.join(unknown)} "
+                                  f"(known: {', '.join(sorted(PSEUDO_KEYS))})")
             if not _is_num(p.get("threshold", 0.8)) or not 0 <= p.get("threshold", 0.8) <= 1:
                 raise ConfigError(f"pseudo_labels.threshold: must be in [0, 1] (got {p.get('threshold')!r})")
             if not _is_num(p.get("weight", 0.5)) or not p.get("weight", 0.5) >= 0:
@@ -252,7 +257,8 @@ def _check_spec(spec: Any, name: str, index: int) -> dict:
     required = DATA_TYPES[kind]
     missing = [k for k in required if not isinstance(spec.get(k), str)]
     if missing:
-        raise ConfigError(f"{where}: a {kind} spec needs {', '.join(repr(k) for k in required)} (missing {', '.join(missing)})")
+        raise ConfigError(f"{where}: a {kind} spec needs {', '.join(repr(k) for k in required)} "
+                          f"(missing {', '.join(missing)})")
     unknown = sorted(set(spec) - {"type", *required})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for a {kind} spec")

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from srn.enhance.classic import CLAHEParams, GammaParams
@@ -15,6 +17,9 @@ from srn.enhance.params import MethodParams, ParamError, ParamSpec
 from srn.enhance.registry import METHODS, Method, get_method, params_from_dict
 from srn.enhance.retinex import MSRCPParams, MSRCRParams, MSRParams, RetinexCache
 
+if TYPE_CHECKING:
+    import torch
+
 
 def enhance(
     image: np.ndarray,
@@ -22,7 +27,7 @@ def enhance(
     *,
     cache: RetinexCache | None = None,
     exact: bool = False,
-    device: str | None = None,
+    device: str | torch.device | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
     """Enhance one image with ``params`` (default: MSRCR with the standard parameters).

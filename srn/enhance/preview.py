@@ -9,8 +9,6 @@ recomputes one surround and moving a clip slider recomputes none.
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 
@@ -39,7 +37,7 @@ class PreviewSession:
         """``params`` with surround σs in preview pixels."""
         if self.scale >= 1.0 or not hasattr(params, "sigmas"):
             return params
-        return dataclasses.replace(params, sigmas=tuple(max(1.0, s * self.scale) for s in params.sigmas))
+        return params.replace(sigmas=tuple(max(1.0, s * self.scale) for s in params.sigmas))
 
     def render(self, params: MethodParams) -> np.ndarray:
         method = get_method(params.method)

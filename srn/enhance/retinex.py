@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -45,7 +46,7 @@ GAIN = ParamSpec("gain", "Gain G", minimum=1e-3, maximum=1000.0, log_scale=True,
 OFFSET = ParamSpec("offset", "Offset b", minimum=-1000.0, maximum=1000.0, modes=frozenset({"canonical"}))
 
 
-def _check_retinex(p: MethodParams) -> None:
+def _check_retinex(p: _StretchedRetinexParams | MSRCPParams) -> None:
     if p.weights is not None:
         if len(p.weights) != len(p.sigmas):
             raise ParamError(f"{p.method}: weights has {len(p.weights)} values for {len(p.sigmas)} sigmas")
@@ -55,7 +56,7 @@ def _check_retinex(p: MethodParams) -> None:
         raise ParamError(f"{p.method}: low_clip + high_clip must be < 100 %")
 
 
-def _weights(p: MethodParams) -> tuple[float, ...]:
+def _weights(p: _StretchedRetinexParams | MSRCPParams) -> tuple[float, ...]:
     if p.weights is None:
         return tuple(1.0 / len(p.sigmas) for _ in p.sigmas)
     total = float(sum(p.weights))
@@ -244,7 +245,7 @@ class RetinexCache:
         if channel == "intensity":
             acc = cv2.log(self.intensity(), dst=out)
         else:
-            acc = self.log_channel(channel, out=out)
+            acc = self.log_channel(cast(int, channel), out=out)  # 0–2 when not "intensity"
         h, w = self.shape
         for sigma, weight in zip(sigmas, weights):
             surround = self.log_surround(sigma, channel)
@@ -260,7 +261,7 @@ class RetinexCache:
         return restoration
 
 
-def _stretch(values: np.ndarray, p: MethodParams, flat) -> np.ndarray:
+def _stretch(values: np.ndarray, p: _StretchedRetinexParams, flat) -> np.ndarray:
     mode = getattr(p, "output", "balance")
     if mode == "balance":
         return stretch.balance(values, p.low_clip, p.high_clip, flat)

@@ -7,8 +7,9 @@ channel so a 12-megapixel photo never needs more than a few full-size float buff
   lowest ``low`` % and highest ``high`` % of the pixels and stretch linearly to 0–255.
   Percentiles come from a fine histogram (interpolated inside the bin), not a sort.
 * ``auto``: the automated clipping of Parthasarathy & Sankaran (NCC 2012) in the widely copied
-  form, which works on the Retinex output R (MSR, log units): per channel, histogram of ``int(100·x)`` (truncation toward zero, so the zero bin is
-  twice as wide); walking outwards from zero over the non-empty bins, the first bin on each side
+  form, which works on the Retinex output R (MSR, log units): per channel, histogram of
+  ``int(100·x)`` (truncation toward zero, so the zero bin is twice as wide); walking outwards
+  from zero over the non-empty bins, the first bin on each side
   whose count is below 10 % of the zero bin's count is the clip point (the extreme bin when no
   bin qualifies). When no pixel falls in the zero bin there is no reference count and the
   channel is stretched between its minimum and maximum. The clipped channel is then stretched
@@ -37,6 +38,7 @@ def affine(x: np.ndarray, lo: float, hi: float, flat: Flat | None) -> np.ndarray
     """Map ``lo..hi`` onto 0..255 and clamp, in place in the float32 channel ``x`` (a temporary
     the caller owns); with ``hi <= lo`` (no contrast) the result is ``flat()``."""
     if not hi - lo > 1e-12:
+        assert flat is not None  # only canonical() passes None, with a span 255 / gain far above 1e-12
         return np.clip(flat(), 0.0, 255.0).astype(np.float32)
     scale = 255.0 / (hi - lo)
     x = cv2.addWeighted(x, scale, x, 0.0, -lo * scale, dst=x)
@@ -50,7 +52,8 @@ def to_uint8(y: np.ndarray) -> np.ndarray:
     return y.astype(np.uint8)
 
 
-def histogram_percentiles(channel: np.ndarray, fractions: tuple[float, float], bins: int = HIST_BINS) -> tuple[float, float]:
+def histogram_percentiles(channel: np.ndarray, fractions: tuple[float, float],
+                          bins: int = HIST_BINS) -> tuple[float, float]:
     """Values below which ``fractions[0]`` and ``fractions[1]`` of the pixels lie (histogram, interpolated)."""
     lo, hi, _, _ = cv2.minMaxLoc(channel)
     if hi <= lo:

@@ -36,6 +36,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ import torch.nn.functional as F
 from srn.enhance import classic, stretch
 from srn.enhance.image_input import DEFAULT_MAX_PIXELS, to_float_rgb
 from srn.enhance.params import MethodParams
-from srn.enhance.retinex import MSRCPParams, MSRCRParams, MSRParams, _beta_scale, _weights
+from srn.enhance.retinex import MSRCPParams, MSRCRParams, MSRParams, _beta_scale, _StretchedRetinexParams, _weights
 from srn.enhance.surround import convolution_matrix, gaussian_kernel, reflect_index, shrink_plan
 
 __all__ = [
@@ -223,7 +224,7 @@ def _balance_points(
     del idx
     cum = torch.cumsum(hist, dim=1)
     width = (hi - lo) * (1 + 1e-6) / bins
-    out = []
+    out: list[torch.Tensor] = []
     for frac in (low / 100.0, 1.0 - high / 100.0):
         target = frac * cum[:, -1:]
         b = torch.searchsorted(cum, target, side="left").clamp_(max=bins - 1)
@@ -285,7 +286,7 @@ def _canonical_rows(x: torch.Tensor, gain: float, offset: float) -> torch.Tensor
     return _affine_rows(x, lo, lo + 255.0 / gain, None)
 
 
-def _finish_rows(values: torch.Tensor, p: MethodParams, flat: torch.Tensor) -> torch.Tensor:
+def _finish_rows(values: torch.Tensor, p: _StretchedRetinexParams, flat: torch.Tensor) -> torch.Tensor:
     """``retinex._finish`` on (B, L) rows; returns uint8 rows."""
     mode = getattr(p, "output", "balance")
     if mode == "balance":
@@ -298,7 +299,7 @@ def _finish_rows(values: torch.Tensor, p: MethodParams, flat: torch.Tensor) -> t
 
 
 # --------------------------------------------------------------------------- methods
-def _msr(image: torch.Tensor, log_image: torch.Tensor, p: MethodParams) -> torch.Tensor:
+def _msr(image: torch.Tensor, log_image: torch.Tensor, p: _StretchedRetinexParams | MSRCPParams) -> torch.Tensor:
     """R = log I − Σ w_n log(G_σn * I) for (N, C, H, W) I ≥ 1 (``RetinexCache.msr``)."""
     acc = torch.zeros_like(log_image)
     for sigma, w in zip(p.sigmas, _weights(p)):
@@ -349,7 +350,7 @@ def _retinex_values(x: torch.Tensor, p: MethodParams) -> torch.Tensor:
         out = image.mul_(gain).sub_(1.0).clamp_(0.0, 255.0)
         return _to_uint8(out)
     log_image = torch.log(image)
-    r = _msr(image, log_image, p)
+    r = _msr(image, log_image, cast(_StretchedRetinexParams, p))  # MSR or MSRCR (MSRCP returned above)
     if isinstance(p, MSRParams):
         del image, log_image
         return _finish_rows(_rows(r), p, _rows(x)).view(n, c, h, w)
@@ -393,7 +394,8 @@ def _check_images(images: torch.Tensor) -> tuple[torch.Tensor, bool]:
     if images.dim() not in (3, 4) or images.shape[-3] != 3:
         raise ValueError(f"expected an (N, 3, H, W) or (3, H, W) tensor, got shape {tuple(images.shape)}")
     if images.shape[-1] < 1 or images.shape[-2] < 1:
-        raise ValueError(f"expected an (N, 3, H, W) or (3, H, W) tensor with H, W >= 1, got shape {tuple(images.shape)}")
+        raise ValueError("expected an (N, 3, H, W) or (3, H, W) tensor with H, W >= 1, "
+                         f"got shape {tuple(images.shape)}")
     if images.dtype != torch.uint8 and not images.is_floating_point():
         raise ValueError(f"expected uint8 or float pixels (0–255), got {images.dtype}")
     return (images.unsqueeze(0) if single else images), single

@@ -147,7 +147,7 @@ def _prepare(gt, preds, keep, names):
 
 def _image_results(names, preds, keeps, matches, pred_ious) -> list[ImageResult]:
     out = []
-    for name, (boxes, scores), keep, (pred_gt, status, gt_pred), pred_iou in zip(
+    for name, (_boxes, scores), keep, (pred_gt, status, gt_pred), pred_iou in zip(
             names, preds, keeps, matches, pred_ious):
         scores = np.asarray(scores, dtype=np.float64).ravel()
         hit = np.full(len(keep), np.nan)
@@ -252,10 +252,10 @@ def evaluate_coco(
     for key, name in (("0.50", "AP50"), ("0.75", "AP75")):
         if key in curves:
             metrics[name] = curves[key].ap
-    curve = next(iter(curves.values())) if curves else PRCurve([], [], [], ap)
+    curve = next(iter(curves.values())) if curves else PRCurve(np.zeros(0), np.zeros(0), np.zeros(0), ap)
     curve = PRCurve(curve.precision, curve.recall, curve.thresholds, ap, "AP@[.5:.95] (PR at IoU .5)")
     full_matches, full_ious = [], []
-    for g, (b, s), (cb, _), idx, (pred_gt, status, gt_pred), io in zip(
+    for g, (_b, s), (cb, _), idx, (pred_gt, status, gt_pred), io in zip(
             gt, preds, capped, kept_idx, matches_at_50 or [], ious_list):
         n = len(np.asarray(s).ravel())
         fg = np.full(n, -1, dtype=np.int64)

@@ -81,7 +81,6 @@ THRESH_NUM = 1000
 IOU_THRESHOLD = 0.5
 REALMIN_SINGLE = float(np.finfo(np.float32).tiny)  # MATLAB realmin('single')
 REALMAX_SINGLE = float(np.finfo(np.float32).max)  # MATLAB realmax('single')
-WIDER_SETTINGS = ("easy", "medium", "hard")
 
 
 def official_thresholds(thresh_num: int = THRESH_NUM) -> np.ndarray:

@@ -16,7 +16,8 @@ from srn.fileio import atomic_write_bytes
 COLORS = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148), (75, 86, 140)]
 
 
-def render_pr(curves: Sequence[PRCurve], title: str = "Precision / recall", size: tuple[int, int] = (640, 480)) -> np.ndarray:
+def render_pr(curves: Sequence[PRCurve], title: str = "Precision / recall",
+              size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """A BGR uint8 image of the curves (recall on x, precision on y, both 0..1), AP in the legend.
     Points with NaN precision or recall are left out."""
     w, h = size
@@ -53,7 +54,8 @@ def render_pr(curves: Sequence[PRCurve], title: str = "Precision / recall", size
             cv2.circle(img, tuple(int(v) for v in pts[0]), 3, color, -1, cv2.LINE_AA)
         ly = top + ph - 12 - 18 * (len(curves) - 1 - i)
         cv2.line(img, (left + 10, ly - 4), (left + 35, ly - 4), color, 2, cv2.LINE_AA)
-        cv2.putText(img, f"{c.label or 'curve'}  AP {c.ap:.4f}"[:50], (left + 42, ly), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, f"{c.label or 'curve'}  AP {c.ap:.4f}"[:50], (left + 42, ly), font, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
     return img
 
 

@@ -31,7 +31,8 @@ def parse_numbers(path: Path, lineno: int, text: str, count: int, what: str) -> 
     if not all(map(math.isfinite, values)):
         raise FormatError(path, lineno, f"expected finite numbers ({what}), found {text.strip()!r}")
     if not all(abs(v) <= MAX_COORDINATE for v in values):
-        raise FormatError(path, lineno, f"expected numbers within ±{MAX_COORDINATE:,.0f} ({what}), found {text.strip()!r}")
+        raise FormatError(path, lineno, f"expected numbers within ±{MAX_COORDINATE:,.0f} ({what}), "
+                                        f"found {text.strip()!r}")
     return values
 
 

@@ -25,6 +25,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,8 @@ def _xywh(box: np.ndarray) -> list:
 
 def coco_ground_truth(records: Iterable[Annotation], category: str = "face") -> dict:
     """The COCO ground-truth dict for ``records`` (every record needs its width and height)."""
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for image_id, rec in enumerate(records, start=1):
         if rec.width is None:
             raise ValueError(f"{rec.name}: COCO needs the image size (width and height); give the images folder")
@@ -194,7 +196,8 @@ def _ground_truth(path: Path, data: dict, category: str | None) -> tuple[list[An
             raise FormatError(path, None, f"{where}: expected an object, found {json.dumps(ann)[:80]}")
         image_id = int(_field(path, where, ann, "image_id", _is_int, "an integer"))
         if image_id not in index:
-            raise FormatError(path, None, f"{where}.image_id: expected the id of an image, found {image_id} (no such image)")
+            raise FormatError(path, None, f"{where}.image_id: expected the id of an image, found {image_id} "
+                                          "(no such image)")
         if ann.get("category_id", cat_id) != cat_id:
             continue
         box = _bbox(path, where, ann.get("bbox"))
@@ -217,7 +220,8 @@ def _ground_truth(path: Path, data: dict, category: str | None) -> tuple[list[An
         out.append(Annotation(
             name=name, boxes=_xyxy([f[0] for f in faces]), width=width, height=height,
             ignore=np.array([f[1] for f in faces], dtype=bool),
-            attributes=np.array([f[2] or [0] * 6 for f in faces], dtype=np.int64).reshape(-1, 6) if with_attrs else None,
+            attributes=(np.array([f[2] or [0] * 6 for f in faces], dtype=np.int64).reshape(-1, 6) if with_attrs
+                        else None),
             scores=np.array([f[3] for f in faces], dtype=np.float64) if with_scores else None,
             source=path))
     return out, {image_id: i for image_id, i in index.items()}
@@ -232,10 +236,13 @@ def _results(path: Path, data: list, gt: tuple[list[Annotation], dict[int, int]]
         image_id = int(_field(path, where, det, "image_id", _is_int, "an integer"))
         box = _bbox(path, where, det.get("bbox"))
         score = _field(path, where, det, "score",
-                       lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v), "a number")
+                       lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+                       "a number")
         if gt is not None and image_id not in gt[1]:
-            raise FormatError(path, None, f"{where}.image_id: expected the id of a ground-truth image, found {image_id}")
+            raise FormatError(path, None,
+                              f"{where}.image_id: expected the id of a ground-truth image, found {image_id}")
         groups.setdefault(image_id, []).append((box, float(score)))
+    items: list[tuple[str, int | None, int | None, list]]
     if gt is None:
         items = [(str(image_id), None, None, groups[image_id]) for image_id in sorted(groups)]
     else:
@@ -273,7 +280,8 @@ def import_coco(path: str | os.PathLike[str], category: str | None = None,
                 raise FormatError(gt_path, None, "expected COCO ground truth (a JSON object), found a list")
             ref = _ground_truth(gt_path, gt_data, category)
         return _results(path, data, ref)
-    raise FormatError(path, None, f"expected COCO ground truth (an object) or results (a list), found {type(data).__name__}")
+    raise FormatError(path, None, "expected COCO ground truth (an object) or results (a list), "
+                                  f"found {type(data).__name__}")
 
 
 def image_ids(path: str | os.PathLike[str]) -> dict[str, int]:
@@ -282,7 +290,14 @@ def image_ids(path: str | os.PathLike[str]) -> dict[str, int]:
     data = _load(path)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise FormatError(path, None, "expected COCO ground truth with an 'images' list")
-    return {str(img.get("file_name")): int(img.get("id")) for img in data["images"] if isinstance(img, dict)}
+    out = {}
+    for k, img in enumerate(data["images"]):
+        if not isinstance(img, dict):
+            continue
+        if not _is_int(img.get("id")):
+            raise FormatError(path, None, f"images[{k}]: expected an integer 'id', found {img.get('id')!r}")
+        out[str(img.get("file_name"))] = int(img["id"])
+    return out
 
 
 __all__: Sequence[str] = ["CATEGORY_ID", "coco_ground_truth", "export_coco", "export_coco_results", "image_ids",

@@ -63,7 +63,7 @@ class Annotation:
                 raise ValueError(f"{self.name}: {k} boxes but {len(value)} {label}")
         if (self.width is None) != (self.height is None):
             raise ValueError(f"{self.name}: give both width and height, or neither")
-        if self.width is not None:
+        if self.width is not None and self.height is not None:  # both or neither (checked above)
             self.width, self.height = int(self.width), int(self.height)
             if self.width < 1 or self.height < 1:
                 raise ValueError(f"{self.name}: image size must be positive, got {self.width}x{self.height}")
@@ -89,7 +89,9 @@ class Annotation:
 
     def select(self, keep: np.ndarray) -> Annotation:
         """A copy with only the boxes where ``keep`` (bool mask or indices)."""
-        pick = (lambda a: None if a is None else a[keep])
+        def pick(a):
+            return None if a is None else a[keep]
+
         return replace(self, boxes=self.boxes[keep], scores=pick(self.scores), ignore=pick(self.ignore),
                        attributes=pick(self.attributes), lines=pick(self.lines))
 
@@ -162,6 +164,7 @@ def outside_mask(annotation: Annotation) -> np.ndarray:
     b = annotation.boxes
     if annotation.width is None:
         return np.zeros(len(b), dtype=bool)
+    assert annotation.height is not None  # both or neither (__post_init__)
     return (b[:, 0] < 0) | (b[:, 1] < 0) | (b[:, 2] > annotation.width - 1) | (b[:, 3] > annotation.height - 1)
 
 
@@ -175,6 +178,7 @@ def apply_outside(annotation: Annotation, mode: str = "keep") -> tuple[Annotatio
     bad = outside_mask(annotation)
     if not bad.any():
         return annotation, []
+    assert annotation.width is not None and annotation.height is not None  # no size: nothing is outside
     size = f"{annotation.width}x{annotation.height}"
     clipped = annotation.boxes.copy()
     clipped[:, 0:2] = np.maximum(clipped[:, 0:2], 0)

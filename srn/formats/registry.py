@@ -173,7 +173,8 @@ def get_format(name: str) -> LabelFormat:
         raise ValueError(f"label format must be one of {', '.join(FORMATS)}, got {name!r}") from None
 
 
-def format_names(*, kind: str | None = "ground_truth", readable: bool = False, writable: bool = False) -> tuple[str, ...]:
+def format_names(*, kind: str | None = "ground_truth", readable: bool = False,
+                 writable: bool = False) -> tuple[str, ...]:
     """The names of the formats of ``kind`` (``None``: any) that can be read / written."""
     return tuple(f.name for f in FORMATS.values() if (kind is None or f.kind == kind)
                  and (f.readable or not readable) and (f.writable or not writable))

@@ -107,6 +107,7 @@ def read_voc(path: str | os.PathLike[str], category: str | None = "face") -> Ann
         if box[2] < box[0] or box[3] < box[1]:
             raise FormatError(path, None, f"object {k}: inverted box, xmax < xmin or ymax < ymin")
         boxes.append(box)
-        ignore.append(number(obj.find("difficult"), f"object {k} difficult") != 0 if obj.find("difficult") is not None else False)
+        ignore.append(number(obj.find("difficult"), f"object {k} difficult") != 0
+                      if obj.find("difficult") is not None else False)
     return Annotation(name=name, boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4), width=width, height=height,
                       ignore=np.array(ignore, dtype=bool), source=path)

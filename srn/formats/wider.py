@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from srn.fileio import atomic_write_text, path_inside
 from srn.formats._lines import (
@@ -67,7 +68,8 @@ class WiderRecord:
 
     name: str
     boxes: np.ndarray  # (K, 4) float64: x1 y1 w h
-    attributes: np.ndarray = field(default=None)  # (K, 6) int64, columns as ATTRIBUTES
+    # (K, 6) int64, columns as ATTRIBUTES; the default None becomes all zeros in __post_init__
+    attributes: np.ndarray = field(default=None)  # type: ignore[arg-type]  # never None once constructed
     source: Path | None = field(default=None, repr=False, compare=False)
     lines: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -157,8 +159,10 @@ def _iter_gt_lines(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Wid
         for i in range(count or 1):  # a face-less image still has one all-zero line
             item = next(lines, None)
             if item is None:
-                hint = f" (the count of {name} on line {count_line} says {count} faces, {i} lines follow)" if count else ""
+                hint = (f" (the count of {name} on line {count_line} says {count} faces, {i} lines follow)"
+                        if count else "")
                 next_line(f"face line {i + 1} of {name}" if count else f"the all-zero line of {name}", hint)
+            assert item is not None  # next_line raised: the lines ran out
             lineno, face_text = item
             fields = face_text.split()
             if len(fields) != 10:
@@ -235,7 +239,7 @@ def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
 # Predictions
 
 
-def format_prediction(name: str, boxes_xyxy: np.ndarray, scores: np.ndarray) -> str:
+def format_prediction(name: str, boxes_xyxy: np.ndarray, scores: ArrayLike) -> str:
     """The text of one WIDER FACE prediction file: image name (no extension), count, then
     ``x y w h score`` lines with inclusive widths (as the authors' test script writes them)."""
     xywh = xyxy_to_xywh(boxes_xyxy)
@@ -247,7 +251,7 @@ def format_prediction(name: str, boxes_xyxy: np.ndarray, scores: np.ndarray) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_prediction(root: str | os.PathLike[str], image_name: str, boxes_xyxy: np.ndarray, scores: np.ndarray) -> Path:
+def write_prediction(root: str | os.PathLike[str], image_name: str, boxes_xyxy: np.ndarray, scores: ArrayLike) -> Path:
     """Write ``<root>/<event>/<image>.txt`` for ``image_name`` = ``"<event>/<image>.jpg"`` (atomically).
 
     Images outside an event folder go to ``<root>/<image>.txt``.
@@ -257,7 +261,8 @@ def write_prediction(root: str | os.PathLike[str], image_name: str, boxes_xyxy: 
     return atomic_write_text(target, format_prediction(rel.stem, boxes_xyxy, scores))
 
 
-def write_predictions(root: str | os.PathLike[str], predictions: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[Path]:
+def write_predictions(root: str | os.PathLike[str],
+                      predictions: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[Path]:
     """Write a whole predictions folder from ``{"<event>/<image_stem>": (boxes_xyxy, scores)}``
     (the shape ``read_predictions`` returns)."""
     for key in predictions:  # every path checked before the first write
@@ -284,7 +289,8 @@ def read_prediction(path: str | os.PathLike[str], allow_empty: bool = False) -> 
         raise FormatError(path, 1, f"empty file: expected the image name {path.stem!r} on the first line")
     name = lines[0].strip()
     if not _name_matches_stem(name, path.stem):
-        raise FormatError(path, 1, f"expected the image name {path.stem!r} (the file name without .txt), found {name!r}")
+        raise FormatError(path, 1, f"expected the image name {path.stem!r} (the file name without .txt), "
+                                   f"found {name!r}")
     if len(lines) < 2:
         raise FormatError(path, 2, "unexpected end of file: expected the number of boxes")
     count = parse_count(path, 2, lines[1], "number of boxes")
@@ -295,7 +301,8 @@ def read_prediction(path: str | os.PathLike[str], allow_empty: bool = False) -> 
     bad = (data[:, 2] < 0) | (data[:, 3] < 0)
     if bad.any() and not allow_empty:
         row = int(np.argmax(bad))
-        raise FormatError(path, row + 3, f"expected a non-negative width and height (x y w h score), found {lines[row + 2].strip()!r}")
+        raise FormatError(path, row + 3, "expected a non-negative width and height (x y w h score), "
+                                         f"found {lines[row + 2].strip()!r}")
     return xywh_to_xyxy(data[:, :4]), data[:, 4].copy()
 
 
@@ -363,7 +370,8 @@ def _cells(path: Path, value, where: str) -> list:
     """The cells of a MATLAB cell array (numpy object array), in MATLAB's column-major order."""
     if not isinstance(value, np.ndarray) or value.dtype != object:
         shape = getattr(value, "shape", None)
-        raise FormatError(path, None, f"{where}: expected a cell array, found {type(value).__name__} {shape or ''}".rstrip())
+        raise FormatError(path, None,
+                          f"{where}: expected a cell array, found {type(value).__name__} {shape or ''}".rstrip())
     return list(value.ravel(order="F"))
 
 
@@ -381,7 +389,8 @@ def _string(path: Path, value, where: str) -> str:
 
 def _numeric(path: Path, value, where: str) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
-        raise FormatError(path, None, f"{where}: expected a numeric array, found {getattr(value, 'dtype', type(value).__name__)}")
+        raise FormatError(path, None, f"{where}: expected a numeric array, "
+                                      f"found {getattr(value, 'dtype', type(value).__name__)}")
     return value
 
 
@@ -399,7 +408,8 @@ def read_mat_ground_truth(path: str | os.PathLike[str]) -> WiderMatGT:
     kinds: set[str] = set()
     for i, (ev, fl, bl) in enumerate(zip(events_cells, files_cells, boxes_cells), start=1):
         events.append(_string(path, ev, f"event_list{{{i}}}"))
-        stems = [_string(path, c, f"file_list{{{i}}}{{{j}}}") for j, c in enumerate(_cells(path, fl, f"file_list{{{i}}}"), 1)]
+        stems = [_string(path, c, f"file_list{{{i}}}{{{j}}}")
+                 for j, c in enumerate(_cells(path, fl, f"file_list{{{i}}}"), 1)]
         for where, name in [(f"event_list{{{i}}}", events[-1])] + [
                 (f"file_list{{{i}}}{{{j}}}", stem) for j, stem in enumerate(stems, 1)]:
             problem = relative_name_problem(name)

@@ -42,6 +42,7 @@ def format_yolo(record: Annotation, class_id: int = 0, skip_ignored: bool = Fals
     if record.width is None:
         raise ValueError(f"{record.name}: YOLO needs the image size (width and height); give the images folder")
     rec = record.select(~record.ignore_or_false) if skip_ignored else record
+    assert rec.width is not None and rec.height is not None  # select keeps the size; both or neither
     rows = to_yolo(rec.boxes, rec.width, rec.height)
     return "".join(f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n" for cx, cy, w, h in rows)
 
@@ -73,7 +74,8 @@ def read_yolo(path: str | os.PathLike[str], width: int, height: int, class_id: i
     for lineno, text in enumerate(read_lines(path, "YOLO label file"), start=1):
         fields = text.split()
         if len(fields) != 5:
-            raise FormatError(path, lineno, f"expected 5 fields (class cx cy w h), found {len(fields)}: {text.strip()!r}")
+            raise FormatError(path, lineno,
+                              f"expected 5 fields (class cx cy w h), found {len(fields)}: {text.strip()!r}")
         if not fields[0].isdigit():
             raise FormatError(path, lineno, f"expected an integer class id, found {fields[0]!r}")
         try:

@@ -22,11 +22,16 @@ from a torchvision ResNet state dict.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+if TYPE_CHECKING:
+    from srn.model.srn_net import SRN
+
 # name -> (block, blocks per stage)
-_RESNETS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
+_RESNETS: dict[str, tuple[type[BasicBlock | Bottleneck], tuple[int, int, int, int]]] = {
     "resnet18": (BasicBlock, (2, 2, 2, 2)),
     "resnet50": (Bottleneck, (3, 4, 6, 3)),
     "resnet101": (Bottleneck, (3, 4, 23, 3)),
@@ -36,7 +41,8 @@ IMAGENET_PARTS = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")  # wha
 TRUNK_MODULES = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "layer5", "layer6")
 
 
-def _make_stage(block: type[nn.Module], inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
+def _make_stage(block: type[BasicBlock | Bottleneck], inplanes: int, planes: int, blocks: int,
+                stride: int) -> nn.Sequential:
     """One ResNet stage; the first block projects the shortcut when stride or width change."""
     out = planes * block.expansion
     downsample = None
@@ -52,6 +58,12 @@ def _make_stage(block: type[nn.Module], inplanes: int, planes: int, blocks: int,
 
 class ResNetTrunk(nn.Module):
     """conv1/bn1/maxpool, layer1–layer4 (C2–C5), layer5 (C6), layer6 (C7); forward → (C2, …, C7)."""
+
+    # registered with setattr in __init__
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
 
     def __init__(self, name: str = "resnet50") -> None:
         super().__init__()
@@ -89,7 +101,7 @@ def build_backbone(name: str = "resnet50") -> ResNetTrunk:
     return ResNetTrunk(name)
 
 
-def trunk_features(owner: nn.Module, images: Tensor) -> tuple[Tensor, ...]:
+def trunk_features(owner: ResNetTrunk | SRN, images: Tensor) -> tuple[Tensor, ...]:
     """(C2, C3, C4, C5, C6, C7) of ``images`` from a module owning the trunk's layers.
 
     A function of the owner, not a method, because the SRN owns these layers at its top level
@@ -144,8 +156,10 @@ def load_imagenet_weights(backbone: nn.Module, state_dict: dict[str, Tensor]) ->
     )
     if missing or unexpected or mismatched:
         name = getattr(backbone, "name", None) or getattr(getattr(backbone, "config", None), "backbone", "?")
-        parts = [_listing(t, v) for t, v in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)) if v]
-        raise ValueError(f"state dict does not fit the {name} trunk (is it the right ResNet depth?):\n" + "\n".join(parts))
+        parts = [_listing(t, v) for t, v in (("missing", missing), ("unexpected", unexpected),
+                                             ("shape mismatch", mismatched)) if v]
+        raise ValueError(f"state dict does not fit the {name} trunk (is it the right ResNet depth?):\n"
+                         + "\n".join(parts))
     for k, v in given.items():
         own[k].copy_(v)  # state_dict() tensors share storage with the parameters and buffers
     return sorted(given)

@@ -23,10 +23,14 @@ because the SRN owns them at its top level (the authors' checkpoint keys have no
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
 from srn.model.rfe import RFE
+
+if TYPE_CHECKING:
+    from srn.model.srn_net import SRN
 
 CLASS_PRIOR = 0.01  # the authors' init_prior: initial face probability of every anchor
 NUM_CLASSES = 1  # face (sigmoid focal loss: no background channel)
@@ -53,7 +57,8 @@ def flatten_predictions(pred: Tensor, per_anchor: int) -> Tensor:
     return pred.permute(0, 2, 3, 1).reshape(pred.shape[0], -1, per_anchor)
 
 
-def predict_level(owner: nn.Module, feature: Tensor, *, cls: bool = True, box: bool = True) -> tuple[Tensor | None, Tensor | None]:
+def predict_level(owner: SharedHead | SRN, feature: Tensor, *, cls: bool = True,
+                  box: bool = True) -> tuple[Tensor | None, Tensor | None]:
     """Run the classification and/or regression branch of ``owner``'s head on one feature map.
 
     ``owner`` is any module holding ``cls_subnet``, ``box_subnet``, ``cls_subnet_pred`` and
@@ -80,6 +85,7 @@ class SharedHead(nn.Module):
         self.box_subnet = make_subnet(channels)
         self.cls_subnet_pred = nn.Conv2d(channels, num_anchors * NUM_CLASSES, kernel_size=1)
         self.box_subnet_pred = nn.Conv2d(channels, num_anchors * 4, kernel_size=1)
+        assert self.cls_subnet_pred.bias is not None  # a Conv2d built with bias=True
         nn.init.constant_(self.cls_subnet_pred.bias, prior_bias())
 
     def forward(self, feature: Tensor, cls: bool = True, box: bool = True) -> tuple[Tensor | None, Tensor | None]:

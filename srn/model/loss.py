@@ -50,14 +50,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from srn.model.box_coding import decode, encode
-from srn.model.config import SRNConfig
 from srn.model.box_overlap import box_iou_plus_one
+from srn.model.config import SRNConfig
 from srn.model.matching import match
 from srn.model.outputs import SRNOutput
 
@@ -113,13 +114,15 @@ class Target:
             self.weight = torch.ones(g, dtype=self.boxes.dtype, device=boxes.device)
         self.weight = torch.as_tensor(self.weight, device=boxes.device).to(self.boxes.dtype)
         if self.ignore.shape != (g,) or self.weight.shape != (g,):
-            raise ValueError(f"ignore and weight must be ({g},), got {tuple(self.ignore.shape)}, {tuple(self.weight.shape)}")
+            raise ValueError(f"ignore and weight must be ({g},), "
+                             f"got {tuple(self.ignore.shape)}, {tuple(self.weight.shape)}")
         hard = torch.as_tensor(self.hard_negatives if self.hard_negatives is not None else torch.zeros(0, 4),
                                device=boxes.device)
         self.hard_negatives = hard.reshape(-1, 4).to(self.boxes.dtype)
         self.fully_labelled = bool(self.fully_labelled)
 
     def to(self, device: torch.device | str) -> Target:
+        assert self.ignore is not None and self.weight is not None and self.hard_negatives is not None  # __post_init__
         return Target(self.boxes.to(device), self.ignore.to(device), self.weight.to(device),
                       self.hard_negatives.to(device), self.fully_labelled)
 
@@ -229,7 +232,9 @@ class SRNLoss(nn.Module):
                 s, e = offsets[li], offsets[li + 1]
                 if e == s:
                     continue
-                ref = decode(levels[li].box1.detach().to(dtype), plain[s:e], lc.max_delta)
+                deltas1 = levels[li].box1
+                assert deltas1 is not None  # an STR level (checked above)
+                ref = decode(deltas1.detach().to(dtype), plain[s:e], lc.max_delta)
                 w = ref[..., 2] - ref[..., 0]
                 h = ref[..., 3] - ref[..., 1]
                 ok = torch.isfinite(ref).all(dim=-1) & (w >= lc.min_refined_size) & (h >= lc.min_refined_size)
@@ -237,8 +242,14 @@ class SRNLoss(nn.Module):
                 second_valid[:, s:e] = ok
 
         # Matching, one image at a time.
-        lab1, lab2, box_1, box_2, w1, w2 = [], [], [], [], [], []
+        labs1: list[Tensor] = []
+        labs2: list[Tensor] = []
+        boxes1: list[Tensor] = []
+        boxes2: list[Tensor] = []
+        weights1: list[Tensor] = []
+        weights2: list[Tensor] = []
         for b, t in enumerate(targets):
+            assert t.ignore is not None and t.weight is not None and t.hard_negatives is not None  # __post_init__
             boxes = t.boxes.to(device=device, dtype=dtype)
             ign = t.ignore.to(device)
             # A "face" under 2 px inclusive cannot be encoded: it becomes an ignore region.
@@ -255,33 +266,36 @@ class SRNLoss(nn.Module):
                     m.labels[on_hard] = 0
                 if not t.fully_labelled:
                     m.labels[(m.labels == 0) & ~on_hard] = -1
-            for m, labs, bx, ws in ((m1, lab1, box_1, w1), (m2, lab2, box_2, w2)):
+            for m, labs, bx, ws in ((m1, labs1, boxes1, weights1), (m2, labs2, boxes2, weights2)):
                 labs.append(m.labels)
                 bx.append(self._gather(boxes, m.gt_index, 0.0))
                 ws.append(torch.where(m.labels == 1, self._gather(weight, m.gt_index, 1.0), weight.new_ones(())))
-        lab1, lab2 = torch.stack(lab1), torch.stack(lab2)  # (N, M)
-        box_1, box_2 = torch.stack(box_1), torch.stack(box_2)  # (N, M, 4)
-        w1, w2 = torch.stack(w1), torch.stack(w2)
+        lab1, lab2 = torch.stack(labs1), torch.stack(labs2)  # (N, M)
+        box_1, box_2 = torch.stack(boxes1), torch.stack(boxes2)  # (N, M, 4)
+        w1, w2 = torch.stack(weights1), torch.stack(weights2)
+        # Checked above: every STC level has cls1, every STR level box1.
+        cls1_levels = [cast(Tensor, levels[i].cls1) for i in sorted(stc)]
+        box1_levels = [cast(Tensor, levels[i].box1) for i in sorted(str_)]
 
         # STC: drop easy background (first-step confidence) from the second-step classification.
         if stc:
-            cls1_stc = torch.cat([levels[i].cls1 for i in sorted(stc)], dim=1).detach().to(dtype)
+            cls1_stc = torch.cat(cls1_levels, dim=1).detach().to(dtype)
             easy = (1 - torch.sigmoid(cls1_stc)) > lc.stc_background_threshold
             sub = lab2[:, stc_idx]
             drop = easy & ((sub == 0) | ((sub == 1) if lc.stc_filter_positives else torch.zeros_like(easy)))
             lab2[:, stc_idx] = sub.masked_fill(drop, -1)
 
         # First step: cls1 on STC levels, box1 on STR levels.
-        cls1 = _cat([levels[i].cls1 for i in sorted(stc)], 1, levels[0].cls2, ())
-        box1 = _cat([levels[i].box1 for i in sorted(str_)], 1, levels[0].cls2, (4,))
+        cls1 = _cat(cls1_levels, 1, levels[0].cls2, ())
+        box1 = _cat(box1_levels, 1, levels[0].cls2, (4,))
         l1s, l1r = lab1[:, stc_idx], lab1[:, str_idx]
         # Normalisers: positives per term. Under DDP the caller passes a reducer that averages
         # them over the ranks, so N ranks compute exactly the gradient of one process on the
         # global batch (DDP averages gradients; mean count × N = global count).
-        counts = torch.stack([(l1s == 1).sum(), (l1r == 1).sum(), (lab2 == 1).sum()]).to(dtype)
+        positives = torch.stack([(l1s == 1).sum(), (l1r == 1).sum(), (lab2 == 1).sum()]).to(dtype)
         if count_reducer is not None:
-            counts = count_reducer(counts)
-        num1s, num1r, num2 = counts.clamp(min=1).unbind()
+            positives = count_reducer(positives)
+        num1s, num1r, num2 = positives.clamp(min=1).unbind()
         loss_cls1 = self._focal(cls1, l1s, w1[:, stc_idx]) / num1s
         anchors_r = plain[str_idx].unsqueeze(0).expand(n, -1, -1)
         loss_box1 = self._smooth_l1(box1, l1r, box_1[:, str_idx], anchors_r, w1[:, str_idx]) / num1r

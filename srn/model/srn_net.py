@@ -50,6 +50,34 @@ def upsample_add(coarse: Tensor, lateral: Tensor) -> Tensor:
 class SRN(nn.Module):
     """Backbone + first-step projections + FPN + shared head; ``forward`` → ``SRNOutput``."""
 
+    # Registered with add_module in __init__ (the authors' names and order): the trunk's ...
+    conv1: nn.Conv2d
+    bn1: nn.BatchNorm2d
+    relu: nn.ReLU
+    maxpool: nn.MaxPool2d
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+    layer5: nn.Conv2d
+    layer6: nn.Conv2d
+    # ... the first-step projections and the FPN's 3×3 convs ...
+    c2_conv: nn.Conv2d
+    c3_conv: nn.Conv2d
+    c4_conv: nn.Conv2d
+    c5_conv: nn.Conv2d
+    c6_conv: nn.Conv2d
+    c7_conv: nn.Conv2d
+    p2_conv: nn.Conv2d
+    p3_conv: nn.Conv2d
+    p4_conv: nn.Conv2d
+    p5_conv: nn.Conv2d
+    # ... and the shared head's.
+    cls_subnet: nn.Sequential
+    box_subnet: nn.Sequential
+    cls_subnet_pred: nn.Conv2d
+    box_subnet_pred: nn.Conv2d
+
     def __init__(self, config: SRNConfig = SRNConfig()) -> None:
         super().__init__()
         if tuple(config.strides) != NETWORK_STRIDES:
@@ -87,6 +115,7 @@ class SRN(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        assert self.cls_subnet_pred.bias is not None  # a Conv2d built with bias=True
         nn.init.constant_(self.cls_subnet_pred.bias, prior_bias())
 
     def train(self, mode: bool = True) -> SRN:
@@ -132,5 +161,7 @@ class SRN(nn.Module):
             if f is not None:
                 cls1, box1 = predict_level(self, f, cls=i in cls1_levels, box=i in box1_levels)
             cls2, box2 = predict_level(self, p)
-            levels.append(LevelOutput(cls2=cls2, box2=box2, cls1=cls1, box1=box1, size=tuple(p.shape[-2:]), stride=stride))
+            assert cls2 is not None and box2 is not None  # both branches were asked for
+            levels.append(LevelOutput(cls2=cls2, box2=box2, cls1=cls1, box1=box1, size=(p.shape[-2], p.shape[-1]),
+                                      stride=stride))
         return SRNOutput(levels=levels)

@@ -126,6 +126,7 @@ def imagenet_url(backbone: str) -> str:
 def default_path(model: KnownModel) -> Path:
     """Where ``model`` goes when no ``--out`` is given (and where ``srn weights list`` looks)."""
     if model.kind == "imagenet":
+        assert model.backbone is not None  # every ImageNet entry names its backbone
         return hub_checkpoints_dir() / url_file_name(imagenet_url(model.backbone))
     return models_dir() / model.file_name
 

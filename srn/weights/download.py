@@ -140,7 +140,8 @@ def _range_of(response, offset: int) -> tuple[int, int | None]:
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range") or "")
         if match:
             start = int(match.group(1))
-            total = int(match.group(3)) if match.group(3) != "*" else (start + remaining if remaining is not None else None)
+            total = (int(match.group(3)) if match.group(3) != "*"
+                     else (start + remaining if remaining is not None else None))
             return start, total
         return offset, (offset + remaining if remaining is not None else None)
     return 0, remaining

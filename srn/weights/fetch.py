@@ -94,6 +94,7 @@ def resolve_source(what: str, *, mirror: str | None = None, srn_config: dict[str
         url = as_url(what)
         source = Source(label=what, kind="srn", url=url, file_name=url_file_name(url))
     elif model.kind == "imagenet":
+        assert model.backbone is not None  # every ImageNet entry names its backbone
         official = imagenet_url(model.backbone)
         name = url_file_name(official)
         match = _HUB_HASH.search(name)
@@ -101,6 +102,7 @@ def resolve_source(what: str, *, mirror: str | None = None, srn_config: dict[str
                         hash_prefix=match.group(1) if match and not mirror else None, backbone=model.backbone,
                         size=model.size, sha256=model.sha256, catalogued=True)
     else:
+        assert model.drive_id is not None  # every catalogued SRN model is on Google Drive
         source = Source(label=model.name, kind="srn", file_name=model.file_name, size=model.size, sha256=model.sha256,
                         url=as_url(mirror) if mirror else drive_url(model.drive_id),
                         drive_id=None if mirror else model.drive_id, catalogued=True)
@@ -130,6 +132,7 @@ def destination(source: Source, out: str | os.PathLike[str] | None = None) -> Pa
 def verify(source: Source, path: str | os.PathLike[str]) -> Verified:
     """The key/shape check for the source's kind (``CheckpointError`` on any mismatch)."""
     if source.kind == "imagenet":
+        assert source.backbone is not None  # resolve_source sets it for every ImageNet source
         return verify_imagenet(path, source.backbone)
     return verify_srn(path, source.srn_config)
 
@@ -153,7 +156,8 @@ def _check_existing(source: Source, dest: Path, force: bool) -> FetchResult | No
     try:
         checked = _check_file(source, dest, delete=False)
     except FetchError as exc:
-        raise FetchError(f"{dest}: already exists and is not {source.label} ({exc}); use --force to replace it") from None
+        raise FetchError(f"{dest}: already exists and is not {source.label} ({exc}); "
+                         "use --force to replace it") from None
     return FetchResult(dest, False, dest.stat().st_size, checked[0], checked[1])
 
 
@@ -175,7 +179,7 @@ def _check_file(source: Source, path: Path, *, delete: bool) -> tuple[str, Verif
     try:
         checked = verify(source, path)
     except CheckpointError as exc:
-        what = "an ImageNet " + source.backbone + " state dict" if source.kind == "imagenet" else "an SRN checkpoint"
+        what = f"an ImageNet {source.backbone} state dict" if source.kind == "imagenet" else "an SRN checkpoint"
         raise refuse(f"{source.url}: not {what}: {_reason(exc)}") from None
     return digest, checked
 

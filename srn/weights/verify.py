@@ -37,7 +37,8 @@ class Verified:
     parameters: int
 
     def summary(self) -> str:
-        return f"{self.architecture}, {self.tensors} tensors, {self.parameters / 1e6:.1f} M values ({self.source_format})"
+        return (f"{self.architecture}, {self.tensors} tensors, "
+                f"{self.parameters / 1e6:.1f} M values ({self.source_format})")
 
 
 def _skeleton(build: Callable[[], nn.Module]) -> nn.Module:
