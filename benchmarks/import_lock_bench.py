@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.store import Project, create_box, move_box  # noqa: E402
-from app.store.models import Image, utcnow  # noqa: E402
+from app.store.tables import Image, utcnow  # noqa: E402
 from srn.formats import wider  # noqa: E402
 
 TARGET_S = 1.0

@@ -137,7 +137,7 @@ def detections(n_images: int, total: int, width: int, height: int, seed: int = 0
 
 
 def seed_images(project, n: int, width: int, height: int) -> None:
-    from app.store.models import Image, utcnow
+    from app.store.tables import Image, utcnow
 
     root = project.add_root(tempfile.gettempdir())
     now = utcnow()
@@ -152,7 +152,7 @@ def bench_record(args, location: str, label: str) -> None:
     from sqlalchemy import func, select
 
     from app.store import Project, record_detections
-    from app.store.models import Box
+    from app.store.tables import Box
 
     width, height = args.size
     results = detections(args.box_images, args.boxes, width, height)

@@ -32,7 +32,7 @@ import numpy as np
 from sqlalchemy import event, func, select
 
 from app.store import Project, boxes_of, create_box, get_box, move_box, record_detections, review_queue
-from app.store.models import Box, DetectionRun, Image
+from app.store.tables import Box, DetectionRun, Image
 
 
 def stream_xyxy(i: int) -> tuple[float, float, float, float]:

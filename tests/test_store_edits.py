@@ -25,7 +25,7 @@ from app.store import (
     undo_last,
     update_box,
 )
-from app.store.models import Edit, Image
+from app.store.tables import Edit, Image
 
 
 @pytest.fixture

@@ -32,9 +32,9 @@ from app.store.evaluations import (
     record_evaluation,
 )
 from app.store.images import import_images, set_review_status, set_split
-from app.store.models import ModelVersion
 from app.store.project import Project
 from app.store.queue import review_queue
+from app.store.tables import ModelVersion
 
 
 @pytest.fixture

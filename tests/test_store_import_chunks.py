@@ -29,7 +29,7 @@ from app.store import (
 )
 from app.store import labels as labels_module
 from app.store.labels import recover_interrupted_imports
-from app.store.models import Box, Image, LabelImport, LabelImportUndo
+from app.store.tables import Box, Image, LabelImport, LabelImportUndo
 from srn.formats import wider
 from srn.imageio import write_image
 

@@ -26,8 +26,8 @@ from app.store import (
     set_review_status,
 )
 from app.store.detections import sha256_file
-from app.store.models import Box, DetectionRun, Image
 from app.store.queue import unmatched_count
+from app.store.tables import Box, DetectionRun, Image
 from srn.formats import darkface, wider
 from srn.formats.errors import FormatError
 

@@ -33,7 +33,7 @@ from app.store import (
     import_labels,
     move_box,
 )
-from app.store.models import Box, DetectionRun, Edit, Image, ImportProblem
+from app.store.tables import Box, DetectionRun, Edit, Image, ImportProblem
 from srn.formats.errors import FormatError
 from srn.imageio import write_image
 

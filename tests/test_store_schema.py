@@ -12,8 +12,8 @@ from sqlalchemy import inspect, text
 from app.store import Project, SchemaTooNewError
 from app.store.database import make_engine
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import Base
 from app.store.schema import current_revision, downgrade, ensure_current, head_revision, upgrade
+from app.store.tables import Base
 
 
 def _tables(engine) -> set[str]:

@@ -35,8 +35,8 @@ from app.store.export import (
     export_wider_predictions,
     label_annotations,
 )
-from app.store.models import Image
 from app.store.stats import SIZE_BINS, project_stats
+from app.store.tables import Image
 from srn.formats import coco, darkface, wider
 from srn.formats.records import from_wider
 

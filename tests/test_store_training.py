@@ -16,7 +16,7 @@ from app.store import (
     register_model,
     undo_last,
 )
-from app.store.models import Image, ModelVersion, TrainingRun
+from app.store.tables import Image, ModelVersion, TrainingRun
 from app.store.training import (
     ensure_validation_split,
     finish_training_run,

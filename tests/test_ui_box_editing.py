@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsView
 from sqlalchemy import select
 
 from app.store import Project, boxes_of, create_box, get_box, import_images, move_box, record_detections, set_box_state
-from app.store.models import Image
+from app.store.tables import Image
 from app.ui.box_attributes import BoxAttributePanel
 from app.ui.box_editor import BoxEditor
 from app.ui.box_items import HANDLE_ROLES, HANDLE_SIZE, PALETTE, BoxItem

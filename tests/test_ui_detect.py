@@ -10,7 +10,7 @@ from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer
 
 from app.jobs.detect_job import NO_RUN, DetectJob, format_eta
 from app.store import Project, boxes_of, import_images, model_versions, register_model
-from app.store.models import DetectionRun
+from app.store.tables import DetectionRun
 from app.ui.detect_panel import LOAD_WEIGHTS, DetectPanel
 from srn.engine.checkpoint import sha256_file
 

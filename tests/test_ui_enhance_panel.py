@@ -11,8 +11,8 @@ from skimage import data
 
 from app.jobs.enhance_job import EnhancedImageCache, EnhancePreviewer
 from app.store import NotFoundError, Project, StoreError
-from app.store.models import EnhancementPreset
 from app.store.presets import delete_preset, list_presets, load_preset, preset_names, save_preset
+from app.store.tables import EnhancementPreset
 from app.ui.enhance_panel import COMMIT_DELAY_MS, EnhancePanel, ParamSlider
 from app.ui.histogram import BINS, LuminanceHistogram, luma_histogram
 from srn.enhance import CLAHEParams, GammaParams, MSRCRParams, enhance, get_method

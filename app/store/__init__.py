@@ -1,7 +1,7 @@
 """The annotation store: one service API over SQLAlchemy for the GUI and the command line.
 
 ``Project`` opens a database (SQLite file or URL) and upgrades its schema; the functions below
-are the operations, each one committed transaction. Modules: ``models`` (tables), ``schema``
+are the operations, each one committed transaction. Modules: ``tables`` (the ORM tables), ``schema``
 (Alembic upgrade/backup), ``database`` (engines), ``images`` (import, review status), ``labels``
 (label import), ``detections`` (model versions, runs), ``boxes`` (edits), ``history`` (undo/redo),
 ``queue`` (review orders), ``stats``, ``export``, ``cli`` (``darkface-studio project ...``).
@@ -66,11 +66,11 @@ from app.store.images import (
     set_split,
 )
 from app.store.labels import LabelImportReport, import_labels
-from app.store.models import REVIEW_STATUSES, WIDER_ATTRIBUTES
 from app.store.project import Project
 from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 from app.store.stats import ProjectStats, project_stats
 from app.store.summaries import ImageSummary, image_summaries
+from app.store.tables import REVIEW_STATUSES, WIDER_ATTRIBUTES
 from app.store.training import unique_model_name
 
 __all__ = [

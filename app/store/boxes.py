@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.store.database import chunks
 from app.store.errors import ConflictError, NotFoundError, StoreError
-from app.store.models import BOX_SOURCES, BOX_STATES, WIDER_ATTRIBUTES, Box, Edit, Image, utcnow
 from app.store.project import Project
+from app.store.tables import BOX_SOURCES, BOX_STATES, WIDER_ATTRIBUTES, Box, Edit, Image, utcnow
 
 COORDS = ("x1", "y1", "x2", "y2")
 EDITABLE = (*COORDS, "state", "ignore", *WIDER_ATTRIBUTES)

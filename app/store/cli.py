@@ -29,7 +29,7 @@ DESCRIPTION = (
 def _add_commands(parser: argparse.ArgumentParser) -> None:
     from app.store.export import EXPORT_FORMATS
     from app.store.labels import LABEL_FORMATS
-    from app.store.models import REVIEW_STATUSES
+    from app.store.tables import REVIEW_STATUSES
     from srn.formats.records import OUTSIDE_MODES
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

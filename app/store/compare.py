@@ -21,8 +21,8 @@ from sqlalchemy import select
 from app.store.boxes import BOX_COLUMNS, BoxData
 from app.store.database import chunks
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import Box, DetectionRun
 from app.store.project import Project
+from app.store.tables import Box, DetectionRun
 from srn.eval.matching import iou_matrix
 
 VISIBLE = ("proposed", "accepted", "rejected")

@@ -21,8 +21,8 @@ from sqlalchemy import delete, func, select
 
 from app.store.database import chunks
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import Box, DetectionRun, Evaluation, Image, ModelVersion, utcnow
 from app.store.project import Project
+from app.store.tables import Box, DetectionRun, Evaluation, Image, ModelVersion, utcnow
 from srn.fileio import sha256_file
 
 BATCH = 20_000

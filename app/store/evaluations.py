@@ -41,8 +41,8 @@ from sqlalchemy import select
 from app.store.database import chunks
 from app.store.detections import ModelVersionData, model_versions
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import Box, Evaluation, Image, ModelVersion
 from app.store.project import Project
+from app.store.tables import Box, Evaluation, Image, ModelVersion
 from app.store.training import VAL
 
 HELDOUT = "heldout"

@@ -32,8 +32,8 @@ import numpy as np
 from sqlalchemy import func, select
 
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, Image
 from app.store.project import Project
+from app.store.tables import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, Image
 from srn.formats.records import Annotation, sort_annotations
 from srn.formats.registry import fit_to_format, format_names, get_format, write_labels
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.store.boxes import _apply
 from app.store.errors import ConflictError, NotFoundError, StoreError
-from app.store.models import Box, Edit, Image, utcnow
 from app.store.project import Project
+from app.store.tables import Box, Edit, Image, utcnow
 
 UNDOABLE = ("box", "image")
 """Entities whose edits undo/redo can revert (imports and runs are recorded, not undone)."""

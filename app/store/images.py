@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from app.store.errors import ImportCancelled, NotFoundError, StoreError
-from app.store.models import REVIEW_STATUSES, Edit, Image, ImportProblem, utcnow
 from app.store.project import Project
+from app.store.tables import REVIEW_STATUSES, Edit, Image, ImportProblem, utcnow
 from srn.formats.images import image_size
 from srn.imageio import IMAGE_EXTENSIONS, ImageReadError, check_pixels, read_image
 

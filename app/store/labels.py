@@ -35,8 +35,8 @@ from sqlalchemy import delete, select, update
 
 from app.store.database import chunks
 from app.store.errors import StoreError
-from app.store.models import WIDER_ATTRIBUTES, Box, Edit, Image, LabelImport, LabelImportUndo, utcnow
 from app.store.project import Project
+from app.store.tables import WIDER_ATTRIBUTES, Box, Edit, Image, LabelImport, LabelImportUndo, utcnow
 from srn.formats.errors import FormatError
 from srn.formats.records import OUTSIDE_MODES, Annotation, apply_outside
 from srn.formats.registry import format_names, read_labels

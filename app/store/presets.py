@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import EnhancementPreset
 from app.store.project import Project
+from app.store.tables import EnhancementPreset
 from srn.enhance.params import MethodParams
 from srn.enhance.registry import params_from_dict
 

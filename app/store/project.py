@@ -36,8 +36,8 @@ from app.store.errors import (
     ReadOnlyProjectError,
     StoreError,
 )
-from app.store.models import ImageRoot, ProjectSetting
 from app.store.schema import SchemaReport, current_revision, ensure_current
+from app.store.tables import ImageRoot, ProjectSetting
 
 Roots = Mapping[int, Path]
 """``{root id: folder}`` as ``root_paths`` reads it, for ``Project.locate`` / ``Project.image_path``."""

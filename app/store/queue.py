@@ -25,8 +25,8 @@ import numpy as np
 from sqlalchemy import func, select
 
 from app.store.errors import StoreError
-from app.store.models import Box, DetectionRun, Image
 from app.store.project import Project
+from app.store.tables import Box, DetectionRun, Image
 from srn.eval.matching import iou_matrix
 
 QUEUE_ORDERS = ("unreviewed", "lowest_confidence", "disagreement", "path")

@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.store.detections import ModelVersionData, _checkpoint_digest, _insert_model_version
-from app.store.models import ModelVersion
 from app.store.project import Project
+from app.store.tables import ModelVersion
 from app.store.training import unique_model_name
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, select
 
-from app.store.models import BOX_SOURCES, BOX_STATES, REVIEW_STATUSES, Box, DetectionRun, Image, ModelVersion
 from app.store.project import Project
+from app.store.tables import BOX_SOURCES, BOX_STATES, REVIEW_STATUSES, Box, DetectionRun, Image, ModelVersion
 
 SIZE_BINS = (("<10", 0, 10), ("10-20", 10, 20), ("20-30", 20, 30), ("30-50", 30, 50), ("50-100", 50, 100),
              ("100-200", 100, 200), (">=200", 200, None))

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, case, func, select
 
-from app.store.models import Box, Image
 from app.store.project import Project
+from app.store.tables import Box, Image
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from app.store.boxes import BOX_COLUMNS, BoxData
 from app.store.database import chunks
 from app.store.detections import ModelVersionData, _checkpoint_digest, _insert_model_version, _refuse_taken_name
 from app.store.errors import NotFoundError, StoreError
-from app.store.models import (
+from app.store.project import Project, Roots, root_paths
+from app.store.tables import (
     RUN_STATUSES,
     Box,
     Edit,
@@ -36,7 +37,6 @@ from app.store.models import (
     TrainingRun,
     utcnow,
 )
-from app.store.project import Project, Roots, root_paths
 
 TRAIN, VAL = "train", "val"
 ENDED = ("finished", "failed", "cancelled")
