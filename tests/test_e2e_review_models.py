@@ -16,8 +16,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
 from app.store import boxes_of, image_summaries, model_versions, record_detections, register_model, set_review_status
-from app.ui.detect_panel import LOAD_WEIGHTS
 from app.ui.model_files import REFUSAL_NAME
+from app.ui.panel_helpers import LOAD_WEIGHTS
 from app.ui.review_window import ReviewWindow
 from srn.formats import wider
 from srn.formats.records import from_wider

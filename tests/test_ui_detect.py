@@ -11,7 +11,8 @@ from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer
 from app.jobs.detect_job import NO_RUN, DetectJob, format_eta
 from app.store import Project, boxes_of, import_images, model_versions, register_model
 from app.store.tables import DetectionRun
-from app.ui.detect_panel import LOAD_WEIGHTS, DetectPanel
+from app.ui.detect_panel import DetectPanel
+from app.ui.panel_helpers import LOAD_WEIGHTS
 from srn.engine.checkpoint import sha256_file
 
 WAIT_MS = 60_000

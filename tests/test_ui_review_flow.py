@@ -17,8 +17,8 @@ from app.jobs.enhance_job import EnhancedImageCache
 from app.jobs.image_cache import ImageLRU
 from app.jobs.prefetch import NeighbourPrefetcher, file_key
 from app.store import boxes_of, record_detections
-from app.ui.detect_panel import LOAD_WEIGHTS
 from app.ui.keymap import KEYMAP, check_unique
+from app.ui.panel_helpers import LOAD_WEIGHTS
 from app.ui.review_window import ReviewWindow
 from srn.enhance import MSRCRParams
 from srn.formats.darkface import write_label

@@ -26,7 +26,8 @@ from app.store.training import (
     start_training_run,
     training_runs,
 )
-from app.ui.finetune_dialog import LOAD_WEIGHTS, FineTuneDialog
+from app.ui.finetune_dialog import FineTuneDialog
+from app.ui.panel_helpers import LOAD_WEIGHTS
 from app.ui.training_panel import LOSS_TERMS, TrainingPanel
 from tests.training_fixtures import tiny_checkpoint
 

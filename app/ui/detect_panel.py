@@ -9,14 +9,13 @@ and tells the window which images got new boxes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QCoreApplication, QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -27,8 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs.detect_job import NO_RUN, DetectJob, format_eta
+from app.jobs.detect_job import NO_RUN, DetectJob
 from app.store import ModelVersionData, Project, model_versions, review_queue
+from app.ui.panel_helpers import (
+    LOAD_ITEM,
+    LOAD_WEIGHTS,
+    add_model_items,
+    ask_for_weights,
+    show_progress,
+    window_enhancement,
+)
 
 SCOPES = (
     ("current", "Current image"),
@@ -37,45 +44,7 @@ SCOPES = (
     ("all", "All images"),
 )
 MODES = (("single", "Single scale"), ("multiscale", "Multi-scale (slower, more small faces)"))
-LOAD_WEIGHTS = "Load weights file…"
-_LOAD = "load"  # item data of the "Load weights file…" entry
-WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.pth.tar *.ckpt);;All files (*)"
 NO_DEVICE = "Device: chosen when the model loads"
-
-
-def ask_for_weights(parent: QWidget, title: str = "Load detector weights") -> str | None:
-    """The file dialog behind "Load weights file…" (tests replace ``DetectPanel.choose_file``)."""
-    path, _ = QFileDialog.getOpenFileName(parent, title, "", WEIGHTS_FILTER)
-    return path or None
-
-
-def add_model_items(combo: QComboBox, models: Iterable[ModelVersionData]) -> None:
-    """Append one entry per model version to a model picker: its name, its id as item data and
-    its checkpoint path as tooltip."""
-    for m in models:
-        if m.archived:  # removed from the pickers; its runs and scores still name it
-            continue
-        combo.addItem(m.name, m.id)
-        combo.setItemData(combo.count() - 1, m.checkpoint_path, Qt.ItemDataRole.ToolTipRole)
-
-
-def show_progress(bar: QProgressBar, done: int, total: int, eta: float) -> None:
-    """Show a job's ``progress(done, total, eta)`` on ``bar``: "done/total (n %)", and the time left."""
-    bar.setRange(0, max(total, 1))
-    bar.setValue(done if total else 1)
-    left = format_eta(eta)
-    bar.setFormat(f"{done}/{total} (%p %)" + (f" — {left} left" if left and done < total else ""))
-
-
-def window_enhancement(enhance_params: Callable[[], object] | None):
-    """The enhancement a panel's ``enhance_params`` gives (the window's choice), MSRCR defaults
-    when it is unset or gives ``None``."""
-    params = enhance_params() if enhance_params is not None else None
-    if params is None:
-        from srn.enhance import MSRCRParams
-
-        params = MSRCRParams()
-    return params
 
 
 class DetectPanel(QWidget):
@@ -187,7 +156,7 @@ class DetectPanel(QWidget):
         with QSignalBlocker(self.model_combo):
             self.model_combo.clear()
             add_model_items(self.model_combo, self._models.values())
-            self.model_combo.addItem(LOAD_WEIGHTS, _LOAD)
+            self.model_combo.addItem(LOAD_WEIGHTS, LOAD_ITEM)
             index = self.model_combo.findData(keep) if keep is not None else -1
             if index < 0 and self._models:
                 index = self.model_combo.count() - 2  # the newest model
@@ -204,7 +173,7 @@ class DetectPanel(QWidget):
         return self._models.get(model_id) if model_id is not None else None
 
     def _on_model_changed(self, index: int) -> None:
-        if self.model_combo.itemData(index) == _LOAD:
+        if self.model_combo.itemData(index) == LOAD_ITEM:
             self.load_weights()
         else:
             self._model_index = index

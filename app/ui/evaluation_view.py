@@ -47,7 +47,7 @@ from app.jobs.evaluate_job import EvaluateJob, LabelSet
 from app.store import ModelVersionData, model_versions
 from app.store.evaluations import HELDOUT, EvaluationData, dataset_title, evaluations, experiment_table
 from app.store.project import Project
-from app.ui.detect_panel import show_progress, window_enhancement
+from app.ui.panel_helpers import show_progress, window_enhancement
 
 INPUTS = (("raw", "Raw images"), ("enhanced", "Enhanced images (MSRCR)"))
 CHOOSE_LABELS = "Labelled set from file…"

@@ -41,8 +41,8 @@ from app.store.training import (
     split_counts,
     unreviewed_count,
 )
-from app.ui.detect_panel import _LOAD, LOAD_WEIGHTS, add_model_items
-from app.ui.detect_panel import ask_for_weights as ask_for_detector_weights
+from app.ui.panel_helpers import LOAD_ITEM, LOAD_WEIGHTS, add_model_items
+from app.ui.panel_helpers import ask_for_weights as ask_for_detector_weights
 
 CUSTOM = "custom"
 
@@ -203,7 +203,7 @@ class FineTuneDialog(QDialog):
         with QSignalBlocker(self.base_combo):
             self.base_combo.clear()
             add_model_items(self.base_combo, self._models.values())
-            self.base_combo.addItem(LOAD_WEIGHTS, _LOAD)
+            self.base_combo.addItem(LOAD_WEIGHTS, LOAD_ITEM)
             index = self.base_combo.findData(select_id) if select_id is not None else -1
             if index < 0:
                 index = self.base_combo.count() - 2  # the newest model
@@ -211,7 +211,7 @@ class FineTuneDialog(QDialog):
         self._base_index = index
 
     def _on_base_changed(self, index: int) -> None:
-        if self.base_combo.itemData(index) == _LOAD:
+        if self.base_combo.itemData(index) == LOAD_ITEM:
             from app.ui.model_files import register_checkpoint
 
             chosen = self.choose_file(self)
@@ -232,7 +232,7 @@ class FineTuneDialog(QDialog):
         if isinstance(data, int) and data in self._models:
             m = self._models[data]
             return m.checkpoint_path, m.id, m.name
-        if isinstance(data, str) and data != _LOAD:
+        if isinstance(data, str) and data != LOAD_ITEM:
             return data, None, Path(data).stem
         return None, None, None
 

@@ -36,8 +36,8 @@ from app.store import (
     rename_model,
     restore_model,
 )
-from app.ui.detect_panel import ask_for_weights
 from app.ui.model_files import register_checkpoint
+from app.ui.panel_helpers import ask_for_weights
 
 COLUMNS = ("Name", "Checkpoint file", "Added", "Used by", "State")
 
