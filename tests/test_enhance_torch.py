@@ -15,12 +15,14 @@ torch = pytest.importorskip("torch")
 
 from srn.data.synth import SynthConfig, make_sample  # noqa: E402
 from srn.enhance import (  # noqa: E402
+    METHODS,
     CLAHEParams,
     GammaParams,
     ImageInputError,
     MSRCPParams,
     MSRCRParams,
     MSRParams,
+    ParamError,
     RetinexCache,
     enhance,
     stretch,
@@ -286,3 +288,30 @@ def test_cuda_matches_cpu(params, small_nights, big_nights):
             assert d.max() <= 1
     got = torch_ops.enhance_numpy(small_nights[0], params, device="cuda", max_pixels=10**8)
     assert _diff(got, enhance(small_nights[0], params)).mean() < 0.5
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_registered_method_runs_through_numpy_and_torch_alike(name, small_nights):
+    """A method added to the registry without a torch path (or with a wrong one) fails here, not
+    only on a GPU machine."""
+    params = METHODS[name].params_type()
+    for image in small_nights:
+        ref = enhance(image, params)
+        got = torch_ops.enhance_numpy(image, params, device="cpu")
+        assert got.shape == ref.shape and got.dtype == np.uint8
+        assert _diff(got, ref).max() <= 1, name
+
+
+def test_a_method_without_a_torch_op_is_refused_by_name():
+    import dataclasses
+
+    from srn.enhance import registry
+
+    broken = dataclasses.replace(METHODS["gamma"], torch_op="none")
+    original = registry.METHODS["gamma"]
+    registry.METHODS["gamma"] = broken
+    try:
+        with pytest.raises(ParamError, match="'gamma' has no torch implementation"):
+            torch_ops.enhance_torch(torch.zeros(3, 4, 4, dtype=torch.uint8), GammaParams())
+    finally:
+        registry.METHODS["gamma"] = original

@@ -41,11 +41,9 @@ def enhance(
         from srn.enhance import torch_ops
 
         return torch_ops.enhance_numpy(image, params, device=device, max_pixels=max_pixels)
-    if not method.uses_retinex_cache:
-        return method.run(image, params, max_pixels)
-    if cache is None:
+    if method.uses_retinex_cache and cache is None:
         cache = RetinexCache(image, exact=exact, max_pixels=max_pixels)
-    return method.run(cache, params)
+    return method.run(cache if method.uses_retinex_cache else image, params, max_pixels)
 
 
 __all__ = [

@@ -42,6 +42,4 @@ class PreviewSession:
     def render(self, params: MethodParams) -> np.ndarray:
         method = get_method(params.method)
         p = self.scaled(params)
-        if method.uses_retinex_cache:
-            return method.run(self.cache, p)
-        return method.run(self.image, p, None)
+        return method.run(self.cache if method.uses_retinex_cache else self.image, p)

@@ -13,23 +13,40 @@ from srn.enhance.params import MethodParams, ParamError
 
 @dataclass(frozen=True)
 class Method:
-    """One enhancement method: its name, a label for people, its parameter class and its function."""
+    """One enhancement method: its name, a label for people, its parameter class, and how it runs.
+
+    ``run(source, params, max_pixels)`` is the same call for every method: ``source`` is an image,
+    or, for a method that ``uses_retinex_cache``, that image's ``RetinexCache`` (reused while a
+    slider moves; made here when an image is given). ``torch_op`` names the method's torch
+    implementation in ``srn.enhance.torch_ops.TORCH_OPS``, so the GPU path is registered with it.
+    """
 
     name: str
     label: str
     params_type: type[MethodParams]
     uses_retinex_cache: bool
-    run: Callable[..., np.ndarray]
+    numpy_run: Callable[..., np.ndarray]
+    torch_op: str
+
+    def run(self, source, params: MethodParams, max_pixels: int | None = None) -> np.ndarray:
+        if not self.uses_retinex_cache:
+            return self.numpy_run(source, params, max_pixels)
+        if not isinstance(source, retinex.RetinexCache):
+            source = (retinex.RetinexCache(source, max_pixels=max_pixels) if max_pixels
+                      else retinex.RetinexCache(source))
+        return self.numpy_run(source, params)
 
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("msrcr", "MSRCR (Retinex + colour restoration)", retinex.MSRCRParams, True, retinex.msrcr),
-        Method("msr", "MSR (multi-scale Retinex)", retinex.MSRParams, True, retinex.msr),
-        Method("msrcp", "MSRCP (Retinex on intensity, colour kept)", retinex.MSRCPParams, True, retinex.msrcp),
-        Method("gamma", "Gamma", classic.GammaParams, False, classic.gamma),
-        Method("clahe", "CLAHE (OpenCV)", classic.CLAHEParams, False, classic.clahe),
+        Method("msrcr", "MSRCR (Retinex + colour restoration)", retinex.MSRCRParams, True, retinex.msrcr,
+               "retinex"),
+        Method("msr", "MSR (multi-scale Retinex)", retinex.MSRParams, True, retinex.msr, "retinex"),
+        Method("msrcp", "MSRCP (Retinex on intensity, colour kept)", retinex.MSRCPParams, True, retinex.msrcp,
+               "retinex"),
+        Method("gamma", "Gamma", classic.GammaParams, False, classic.gamma, "gamma"),
+        Method("clahe", "CLAHE (OpenCV)", classic.CLAHEParams, False, classic.clahe, "clahe"),
     )
 }
 

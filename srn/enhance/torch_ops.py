@@ -33,7 +33,7 @@ mirroring the float64 arithmetic of the numpy path on them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import cast
@@ -44,7 +44,8 @@ import torch.nn.functional as F
 
 from srn.enhance import classic, stretch
 from srn.enhance.image_input import DEFAULT_MAX_PIXELS, to_float_rgb
-from srn.enhance.params import MethodParams
+from srn.enhance.params import MethodParams, ParamError
+from srn.enhance.registry import get_method
 from srn.enhance.retinex import MSRCPParams, MSRCRParams, MSRParams, _beta_scale, _StretchedRetinexParams, _weights
 from srn.enhance.surround import convolution_matrix, gaussian_kernel, reflect_index, shrink_plan
 
@@ -401,6 +402,14 @@ def _check_images(images: torch.Tensor) -> tuple[torch.Tensor, bool]:
     return (images.unsqueeze(0) if single else images), single
 
 
+def _retinex_op(images: torch.Tensor, p) -> torch.Tensor:
+    return _retinex(images.float(), p)
+
+
+TORCH_OPS: dict[str, Callable[..., torch.Tensor]] = {"retinex": _retinex_op, "gamma": _gamma, "clahe": _clahe}
+"""The torch implementations that ``srn.enhance.registry.Method.torch_op`` names."""
+
+
 def enhance_torch(
     images: torch.Tensor, params: MethodParams | None = None, device: str | torch.device | None = None
 ) -> torch.Tensor:
@@ -419,13 +428,12 @@ def enhance_torch(
         images = images.float().clamp(0.0, 255.0)
     if images.shape[0] == 0:
         out = torch.empty(images.shape, dtype=torch.uint8, device=device)
-    elif isinstance(params, classic.GammaParams):
-        out = _gamma(images, params)
-    elif isinstance(params, classic.CLAHEParams):
-        out = _clahe(images, params)
     else:
+        op = get_method(params.method).torch_op  # the method's torch implementation, from the registry
+        if op not in TORCH_OPS:
+            raise ParamError(f"enhancement method {params.method!r} has no torch implementation ({op!r})")
         with torch.no_grad():
-            out = _retinex(images.float(), params)
+            out = TORCH_OPS[op](images, params)
     return out[0] if single else out
 
 
