@@ -154,14 +154,10 @@ def _patch(
 
 
 def _iou(box: np.ndarray, others: list[np.ndarray]) -> float:
-    if not others:
-        return 0.0
-    b = np.asarray(others, dtype=np.float64)
-    ix = np.clip(np.minimum(box[2], b[:, 2]) - np.maximum(box[0], b[:, 0]) + 1, 0, None)
-    iy = np.clip(np.minimum(box[3], b[:, 3]) - np.maximum(box[1], b[:, 1]) + 1, 0, None)
-    inter = ix * iy
-    area = lambda x: (x[..., 2] - x[..., 0] + 1) * (x[..., 3] - x[..., 1] + 1)  # noqa: E731
-    return float((inter / (area(box) + area(b) - inter)).max())
+    """The largest "+1" IoU of ``box`` with any of ``others`` (0 with none)."""
+    from srn.eval.matching import iou_matrix
+
+    return float(iou_matrix(box[None], np.asarray(others)).max()) if others else 0.0
 
 
 def _paste(canvas: np.ndarray, colour: np.ndarray, alpha: np.ndarray, x0: int, y0: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torchvision.ops import box_iou
 
 __all__ = ["box_ioa_plus_one", "box_iou_plus_one"]
 
@@ -24,9 +25,10 @@ def _area(boxes: Tensor) -> Tensor:
 
 
 def box_iou_plus_one(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise (len(a), len(b)) IoU with inclusive "+1" widths and heights."""
-    inter = _intersection(a, b)
-    return inter / (_area(a)[:, None] + _area(b)[None, :] - inter)
+    """Pairwise (len(a), len(b)) IoU with inclusive "+1" widths and heights: torchvision's
+    ``box_iou`` on the boxes' exclusive extents (``x2 + 1``, ``y2 + 1``)."""
+    shift = a.new_tensor([0.0, 0.0, 1.0, 1.0])
+    return box_iou(a + shift, b + shift)
 
 
 def box_ioa_plus_one(a: Tensor, b: Tensor) -> Tensor:

@@ -34,8 +34,8 @@ first-step loss on it is what pulls its σ(cls1) up). ``stc_filter_positives=Tru
 positives too (RefineDet's released ``multibox_loss`` does that), from ``cls2`` and ``box2`` and
 from the positive count.
 
-**Terms.** ``cls*``: sigmoid focal loss (α 0.25, γ 2, the same element-wise values as
-``torchvision.ops.sigmoid_focal_loss``) summed over the non-ignored anchors of the term's levels;
+**Terms.** ``cls*``: sigmoid focal loss (α 0.25, γ 2, ``torchvision.ops.sigmoid_focal_loss``
+element-wise) summed over the non-ignored anchors of the term's levels;
 ``box*``: smooth L1 (``beta`` 1/9, Detectron's RetinaNet value; the paper does not give one)
 summed over the 4 coordinates of the positives, against ``encode(face, anchor)``. Each term is
 divided by its own number of positive anchors over the batch (the *count*, not the weight sum;
@@ -55,6 +55,7 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops import sigmoid_focal_loss
 
 from srn.model.box_coding import decode, encode
 from srn.model.box_overlap import box_iou_plus_one
@@ -62,7 +63,7 @@ from srn.model.config import SRNConfig
 from srn.model.matching import match
 from srn.model.outputs import SRNOutput
 
-__all__ = ["LossConfig", "Target", "SRNLoss", "sigmoid_focal_loss", "TERMS"]
+__all__ = ["LossConfig", "Target", "SRNLoss", "TERMS"]
 
 TERMS = ("cls1", "box1", "cls2", "box2", "total")
 
@@ -127,17 +128,6 @@ class Target:
                       self.hard_negatives.to(device), self.fully_labelled)
 
 
-def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
-    """Element-wise sigmoid focal loss, the formula of ``torchvision.ops.sigmoid_focal_loss``."""
-    p = torch.sigmoid(logits)
-    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha >= 0:
-        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
-    return loss
-
-
 def _cat(tensors: list[Tensor], dim: int, like: Tensor, tail: tuple[int, ...]) -> Tensor:
     if tensors:
         return torch.cat(tensors, dim=dim)
@@ -161,7 +151,7 @@ class SRNLoss(nn.Module):
             return logits.sum() * 0.0 + 0.0
         x = logits[keep].float()
         t = (labels[keep] == 1).to(x.dtype)
-        fl = sigmoid_focal_loss(x, t, self.loss_cfg.focal_alpha, self.loss_cfg.focal_gamma)
+        fl = sigmoid_focal_loss(x, t, self.loss_cfg.focal_alpha, self.loss_cfg.focal_gamma, reduction="none")
         return (fl * weights[keep]).sum()
 
     def _smooth_l1(self, deltas: Tensor, labels: Tensor, boxes: Tensor, anchors: Tensor, weights: Tensor) -> Tensor:
