@@ -15,18 +15,27 @@ from pathlib import Path
 from srn import __version__
 
 
-def _progress(done: int, total: int, label: str = "", quiet: bool = False) -> None:
-    """A one-line progress bar on stderr (redrawn in place on a terminal, every 5 % otherwise)."""
-    if quiet:
-        return
-    tty = sys.stderr.isatty()
-    if not tty and done != total and done % max(1, total // 20):
-        return
-    width = 30
-    filled = round(width * done / total)
-    line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
-    end = "\n" if done == total or not tty else ""
-    print(("\r" if tty else "") + line[:120].ljust(80 if tty else 0), end=end, file=sys.stderr, flush=True)
+def _progress_bar(quiet: bool, unit: str = "image"):
+    """``update(done, total, label)`` drawing a tqdm bar on stderr (redrawn in place on a terminal,
+    at most every 10 s in a log file); ``quiet``: nothing. The bar closes when ``done == total``."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int, label: str = "") -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            tty = sys.stderr.isatty()
+            bar = tqdm(total=total, unit=unit, file=sys.stderr, mininterval=0.2 if tty else 10.0,
+                       dynamic_ncols=tty, ascii=None if tty else True, leave=True)
+        bar.set_postfix_str(label[-40:], refresh=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
 
 
 MAX_PIXELS_HELP = ("refuse images with more pixels, as their file header says, before decoding them "
@@ -57,8 +66,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         print(f"srn synth: {exc}", file=sys.stderr)
         return 2
 
+    bar = _progress_bar(args.quiet)
+
     def progress(done: int, total: int) -> None:
-        _progress(done, total, "images", args.quiet)
+        bar(done, total)
 
     from srn.fileio import staged_folder
 
@@ -128,9 +139,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     if not pairs:
         print("srn enhance: no images found in the inputs", file=sys.stderr)
         return 2
+    bar = _progress_bar(args.quiet)
     result = enhance_files(
         pairs, params, device=args.device, max_pixels=max_pixels(),
-        progress=lambda done, total, path: _progress(done, total, path.name, args.quiet),
+        progress=lambda done, total, path: bar(done, total, path.name),
     )
     for _, message in result.failed:
         print(f"srn enhance: skipped {message}", file=sys.stderr)
@@ -209,9 +221,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     print(f"srn detect: {len(inputs)} images, {mode}, on {detector.device_name}", file=sys.stderr)
     records, failed, faces, written = [], [], 0, 0
     results = detector.detect_files([p for p, _ in inputs], enhance=enhance, mode=mode, max_size=args.max_size)
+    bar = _progress_bar(args.quiet)
     try:
         for done, result in enumerate(results, start=1):
-            _progress(done, len(inputs), result.path.name, args.quiet)
+            bar(done, len(inputs), result.path.name)
             if result.error is not None:  # an exception's text may be empty
                 failed.append(result.error)
                 continue

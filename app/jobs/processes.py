@@ -2,15 +2,16 @@
 
 ``srn train`` may run as ``torchrun`` with one rank per GPU, each in a session of its own, so
 stopping it for sure means finding every descendant; and a run recorded as running must be
-checked against the live processes when its app is gone. POSIX-first, with graceful fallbacks.
+checked against the live processes when its app is gone. The process table is psutil's (Linux,
+macOS, Windows); signals are POSIX.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
+import psutil
 from PySide6.QtCore import QProcess
 
 
@@ -24,31 +25,14 @@ def new_session_supported() -> bool:
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants, whatever their session (Linux: ``/proc``; elsewhere psutil
-    where installed; otherwise ``pid`` alone)."""
-    children: dict[int, list[int]] = {}
-    proc = Path("/proc")
-    if (proc / "self" / "stat").is_file():
-        for stat in proc.glob("[0-9]*/stat"):
-            try:
-                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # ended meanwhile
-            children.setdefault(ppid, []).append(int(stat.parent.name))
-    else:
-        try:
-            import psutil
-
-            return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
-        except Exception:  # noqa: BLE001 - no psutil, or the process is gone
-            return [pid]
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        if p not in tree:
-            tree.append(p)
-            todo.extend(children.get(p, []))
-    return tree
+    """``pid`` and its descendants, whatever their session (``[]`` once ``pid`` is gone)."""
+    try:
+        parent = psutil.Process(pid)
+        return [pid, *(p.pid for p in parent.children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
+    except psutil.Error:  # not ours to look into: the process alone
+        return [pid]
 
 
 def kill_process_tree(pid: int) -> list[int]:
@@ -78,20 +62,16 @@ def kill_process_tree(pid: int) -> list[int]:
 
 
 def is_srn_process(pid: int) -> bool:
-    """Whether ``pid`` is alive here and (where the command line can be read) an ``srn`` process."""
+    """Whether ``pid`` is alive here and (where its command line can be read) an ``srn`` process."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return any("srn" in part for part in process.cmdline())
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True  # alive, someone else's: leave it alone
-    except OSError:
-        return False
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    try:
-        return b"srn" in cmdline.read_bytes()
-    except OSError:
-        return True  # no /proc (macOS, Windows): alive is all we can tell
+    except psutil.Error:  # alive, someone else's (AccessDenied): leave it alone
+        return True
 
 
 __all__ = ["is_srn_process", "kill_process_tree", "new_session_supported", "process_tree"]
