@@ -22,6 +22,7 @@ from app.store import (
     record_detections,
     register_model,
     review_queue,
+    run_image_ids,
     set_box_state,
     set_review_status,
 )
@@ -30,6 +31,11 @@ from app.store.queue import unmatched_count
 from app.store.tables import Box, DetectionRun, Image
 from srn.formats import darkface, wider
 from srn.formats.errors import FormatError
+
+
+def _settings(project, run_id: int) -> dict:
+    with project.read() as s:
+        return dict(s.get(DetectionRun, run_id).settings)
 
 
 @pytest.fixture
@@ -171,8 +177,7 @@ def test_detection_runs_replace_untouched_proposals_of_the_same_kind(project):
     for b in boxes_of(project, p1):
         by_run.setdefault(b.detection_run_id, []).append(b.xyxy)
     assert by_run == {raw: [(1, 1, 12, 12)], enh: [(2, 2, 11, 11)], raw2: [(100, 100, 159, 119)]}  # clipped
-    with project.read() as s:
-        assert s.get(DetectionRun, raw2).settings["image_ids"] == [p1]
+    assert run_image_ids(project, raw2) == [p1] and "image_ids" not in _settings(project, raw2)
     with pytest.raises(NotFoundError, match="no image with id 999"):
         record_detections(project, {999: (np.zeros((1, 4)), np.ones(1))})
     with pytest.raises(StoreError, match="2 boxes but 1 scores"):
@@ -241,9 +246,8 @@ def test_a_run_filled_image_by_image(project):
     run = start_detection_run(project, enhanced=True, settings={"mode": "single"})
     assert add_detections(project, run, {i["p1.jpg"]: (np.array([[1, 1, 9, 9]]), np.array([0.9]))}) == 1
     assert add_detections(project, run, {i["p2.jpg"]: (np.zeros((0, 4)), np.zeros(0))}) == 0
-    with project.read() as s:
-        settings = s.get(DetectionRun, run).settings
-    assert settings == {"mode": "single", "image_ids": sorted([i["p1.jpg"], i["p2.jpg"]])}
+    assert _settings(project, run) == {"mode": "single"}
+    assert run_image_ids(project, run) == sorted([i["p1.jpg"], i["p2.jpg"]])  # p2: covered, nothing found
     with pytest.raises(NotFoundError, match="no detection run with id 999"):
         add_detections(project, 999, {i["p1.jpg"]: (np.zeros((0, 4)), np.zeros(0))})
 

@@ -142,3 +142,32 @@ def test_evaluations_survive_an_upgrade_from_0002_and_go_with_their_model(tmp_pa
             s.execute(text("DELETE FROM model_version WHERE id = 7"))
         with project.read() as s:
             assert s.execute(text("SELECT count(*) FROM evaluation")).scalar() == 0
+
+
+def test_a_run_s_covered_images_move_from_its_settings_to_their_table_and_back(tmp_path):
+    """0006 backfills ``detection_run_image`` from ``settings["image_ids"]`` (ids of images that
+    are gone are dropped: a foreign key now guards them) and removes the JSON list; the downgrade
+    writes it back."""
+    import json
+
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade(engine, "0005")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO image_root (id, path, created_at) VALUES (1, '/data', '2026-01-01')"))
+        for i in (1, 2, 3):
+            conn.execute(text("INSERT INTO image (id, root_id, rel_path, content_hash, width, height, status, "
+                              "created_at, updated_at) VALUES (:i, 1, :p, :h, 8, 8, 'new', '2026-01-01', "
+                              "'2026-01-01')"), {"i": i, "p": f"{i}.png", "h": f"h{i}"})
+        conn.execute(text("INSERT INTO detection_run (id, enhanced, settings, created_at) VALUES "
+                          "(7, 0, :s, '2026-01-01')"), {"s": json.dumps({"mode": "single", "image_ids": [3, 1, 99]})})
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT run_id, image_id FROM detection_run_image ORDER BY image_id")).all() == [
+            (7, 1), (7, 3)]
+        assert json.loads(conn.execute(text("SELECT settings FROM detection_run")).scalar()) == {"mode": "single"}
+    downgrade(engine, "0005")
+    with engine.connect() as conn:
+        assert json.loads(conn.execute(text("SELECT settings FROM detection_run")).scalar()) == {
+            "mode": "single", "image_ids": [1, 3]}
+    engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer
 
 from app.jobs.detect_job import NO_RUN, DetectJob, format_eta
-from app.store import Project, boxes_of, import_images, model_versions, register_model
+from app.store import Project, boxes_of, import_images, model_versions, register_model, run_image_ids
 from app.store.tables import DetectionRun
 from app.ui.detect_panel import DetectPanel
 from app.ui.panel_helpers import LOAD_WEIGHTS
@@ -97,7 +97,7 @@ def test_job_detects_every_image_in_a_worker_thread_and_skips_the_corrupt_one(qt
     assert run.model_version_id == version.id and run.enhanced is False
     assert run.settings["checkpoint_sha256"] == sha256_file(checkpoint)
     assert run.settings["mode"] == "single" and run.settings["enhancement"] is None
-    assert run.settings["device"].startswith("cpu") and run.settings["image_ids"] == good
+    assert run.settings["device"].startswith("cpu") and run_image_ids(project, run_id) == sorted(good)
 
 
 def test_cancel_after_the_first_image_keeps_what_finished(qtbot, project, checkpoint):
@@ -121,7 +121,7 @@ def test_cancel_after_the_first_image_keeps_what_finished(qtbot, project, checkp
     assert len(boxes_of(project, ids[0])) > 0
     assert all(boxes_of(project, i) == [] for i in ids[1:])
     run = _run(project, run_id)
-    assert run.settings["image_ids"] == ids[:1]
+    assert run_image_ids(project, run_id) == ids[:1]
     assert run.enhanced is True and run.settings["enhancement"]["method"] == "msrcr"
 
 

@@ -31,6 +31,7 @@ from app.store.detections import (
     remove_model,
     rename_model,
     restore_model,
+    run_image_ids,
     start_detection_run,
 )
 from app.store.errors import (
@@ -76,7 +77,8 @@ from app.store.training import unique_model_name
 __all__ = [
     "QUEUE_ORDERS", "REVIEW_STATUSES", "WIDER_ATTRIBUTES", "BoxData", "ImageSummary", "ProjectStats", "image_summaries",
     "project_stats", "add_detections", "start_detection_run", "DetectionRunData", "ModelVersionData", "detection_runs",
-    "model_uses", "remove_model", "rename_model", "restore_model", "unique_model_name", "EXPORT_FORMATS",
+    "model_uses", "remove_model", "rename_model", "restore_model", "run_image_ids", "unique_model_name",
+    "EXPORT_FORMATS",
     "FOLDER_FORMATS", "ExportReport", "check_destination", "export", "export_count", "export_splits", "ConflictError",
     "DatabaseFailure", "EditData", "ImportCancelled", "ImportReport", "LabelImportReport", "NotAProjectError",
     "NotFoundError", "OutsideRootsError", "Project", "ProjectBusyError", "ReadOnlyProjectError", "QueueItem",

@@ -22,7 +22,7 @@ from app.store.boxes import BOX_COLUMNS, BoxData
 from app.store.database import chunks
 from app.store.errors import NotFoundError, StoreError
 from app.store.project import Project
-from app.store.tables import Box, DetectionRun
+from app.store.tables import Box, DetectionRun, DetectionRunImage
 from srn.eval.matching import iou_matrix
 
 VISIBLE = ("proposed", "accepted", "rejected")
@@ -105,15 +105,13 @@ def changed_boxes(project: Project, image_id: int, new_run_id: int, previous_run
 def latest_run_of_model(project: Project, model_version_id: int, image_id: int,
                         enhanced: bool | None = None) -> int | None:
     """The newest run of a model version that covered ``image_id`` (optionally raw or enhanced only)."""
-    query = select(DetectionRun).where(DetectionRun.model_version_id == model_version_id).order_by(
-        DetectionRun.id.desc())
+    query = (select(DetectionRun.id).join(DetectionRunImage, DetectionRunImage.run_id == DetectionRun.id)
+             .where(DetectionRun.model_version_id == model_version_id, DetectionRunImage.image_id == image_id)
+             .order_by(DetectionRun.id.desc()).limit(1))
     if enhanced is not None:
         query = query.where(DetectionRun.enhanced == enhanced)
     with project.read() as s:
-        for run in s.scalars(query):
-            if image_id in (run.settings or {}).get("image_ids", []):
-                return run.id
-    return None
+        return s.scalar(query)
 
 
 def changed_boxes_by_model(project: Project, image_id: int, new_model_version_id: int,

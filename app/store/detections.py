@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select
 from app.store.database import chunks
 from app.store.errors import NotFoundError, StoreError
 from app.store.project import Project
-from app.store.tables import Box, DetectionRun, Evaluation, Image, ModelVersion, utcnow
+from app.store.tables import Box, DetectionRun, DetectionRunImage, Evaluation, Image, ModelVersion, utcnow
 from srn.fileio import sha256_file
 
 BATCH = 20_000
@@ -171,8 +171,20 @@ def detection_runs(project: Project, run_ids: Iterable[int] | None = None) -> li
     if run_ids is not None:
         query = query.where(DetectionRun.id.in_(list(run_ids)))
     with project.read() as s:
-        return [DetectionRunData(run.id, run.model_version_id, name, bool(run.enhanced), run.created_at,
-                                 len((run.settings or {}).get("image_ids", []))) for run, name in s.execute(query)]
+        rows = s.execute(query).all()
+        counts = dict(s.execute(select(DetectionRunImage.run_id, func.count()).group_by(DetectionRunImage.run_id)
+                                .where(DetectionRunImage.run_id.in_([run.id for run, _ in rows]))).all())
+    return [DetectionRunData(run.id, run.model_version_id, name, bool(run.enhanced), run.created_at,
+                             counts.get(run.id, 0)) for run, name in rows]
+
+
+def run_image_ids(project: Project, run_id: int) -> list[int]:
+    """The images detection run ``run_id`` looked at (boxes found or not), in id order."""
+    with project.read() as s:
+        if s.get(DetectionRun, run_id) is None:
+            raise NotFoundError(f"no detection run with id {run_id}")
+        return list(s.scalars(select(DetectionRunImage.image_id).where(DetectionRunImage.run_id == run_id)
+                              .order_by(DetectionRunImage.image_id)))
 
 
 Detections = Mapping[int, tuple[np.ndarray, np.ndarray]] | Iterable[tuple[int, np.ndarray, np.ndarray]]
@@ -197,7 +209,7 @@ def _new_run(s, project: Project, model_version_id, enhanced, settings, author) 
     if model_version_id is not None and s.get(ModelVersion, model_version_id) is None:
         raise NotFoundError(f"no model version with id {model_version_id}")
     run = DetectionRun(model_version_id=model_version_id, enhanced=enhanced,
-                       settings={**(settings or {}), "image_ids": []}, author=author or project.author)
+                       settings=dict(settings or {}), author=author or project.author)
     s.add(run)
     s.flush()
     return run
@@ -220,7 +232,12 @@ def _write_boxes(s, run: DetectionRun, items, *, source: str, replace_proposed: 
                                         Box.detection_run_id.in_(same_kind))
                       .execution_options(synchronize_session=False))
     # which images the run covered: an image where it found nothing still counts as seen
-    run.settings = {**run.settings, "image_ids": sorted(set(run.settings.get("image_ids", [])) | set(ids))}
+    for chunk in chunks(sorted(set(ids))):
+        seen = set(s.scalars(select(DetectionRunImage.image_id).where(DetectionRunImage.run_id == run.id,
+                                                                      DetectionRunImage.image_id.in_(chunk))))
+        new = [{"run_id": run.id, "image_id": i} for i in chunk if i not in seen]
+        if new:
+            s.execute(DetectionRunImage.__table__.insert(), new)
     now = utcnow()
     template = {"source": source, "state": "proposed", "model_version_id": run.model_version_id,
                 "detection_run_id": run.id, "blur": 0, "expression": 0, "illumination": 0, "invalid": 0,

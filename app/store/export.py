@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 
 from app.store.errors import NotFoundError, StoreError
 from app.store.project import Project
-from app.store.tables import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, Image
+from app.store.tables import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, DetectionRunImage, Image
 from srn.formats.records import Annotation, sort_annotations
 from srn.formats.registry import fit_to_format, format_names, get_format, write_labels
 
@@ -187,9 +187,9 @@ def export_coco(project: Project, out_file: str | os.PathLike[str], **choices) -
     return export_labels(project, out_file, "coco", **choices)
 
 
-def _run_images(run: DetectionRun) -> set[int]:
-    """The images a run looked at, boxes or not (``detections`` records them in its settings)."""
-    return set((run.settings or {}).get("image_ids", []))
+def _run_images(s, run_id: int) -> set[int]:
+    """The images a run looked at, boxes or not (``detection_run_image``)."""
+    return set(s.scalars(select(DetectionRunImage.image_id).where(DetectionRunImage.run_id == run_id)))
 
 
 def _prediction_boxes(run_id: int):
@@ -221,7 +221,7 @@ def prediction_annotations(project: Project, run_id: int | None = None, *,
         if run is None:
             raise NotFoundError(f"no detection run with id {run_id}")
         rows = s.execute(query).all()
-    covered = _run_images(run) | {r.image_id for r in rows}
+        covered = _run_images(s, run_id) | {r.image_id for r in rows}
     per: dict[int, list] = defaultdict(list)
     for r in rows:
         per[r.image_id].append((r.x1, r.y1, r.x2, r.y2, r.score if r.score is not None else 0.0))
@@ -346,7 +346,8 @@ def export_count(project: Project, fmt: str, *, statuses: Iterable[str] | None =
         run = s.get(DetectionRun, run_id)
         if run is None:
             raise NotFoundError(f"no detection run with id {run_id}")
-        covered = _run_images(run) | set(s.scalars(select(Box.image_id).where(_prediction_boxes(run_id)).distinct()))
+        found = s.scalars(select(Box.image_id).where(_prediction_boxes(run_id)).distinct())
+        covered = _run_images(s, run_id) | set(found)
         chosen = set(s.scalars(_image_filter(select(Image.id), statuses, split)))
     return len(covered & chosen)
 

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from app.store.errors import StoreError
 from app.store.project import Project
-from app.store.tables import Box, DetectionRun, Image
+from app.store.tables import Box, DetectionRun, DetectionRunImage, Image
 from srn.eval.matching import iou_matrix
 
 QUEUE_ORDERS = ("unreviewed", "lowest_confidence", "disagreement", "path")
@@ -116,8 +116,9 @@ def review_queue(project: Project, order: str = "unreviewed", *, assignee: str |
             .where(Box.source == "model", Box.state != "deleted", Box.score >= min_score)).all()
         images = {r.id: r for r in s.execute(_filtered(select(*cols), assignee, statuses))}
         covered: dict[bool, set[int]] = {False: set(), True: set()}
-        for enhanced, settings in s.execute(select(DetectionRun.enhanced, DetectionRun.settings)):
-            covered[bool(enhanced)].update((settings or {}).get("image_ids", []))
+        for enhanced, image_id in s.execute(select(DetectionRun.enhanced, DetectionRunImage.image_id)
+                                            .join(DetectionRunImage, DetectionRunImage.run_id == DetectionRun.id)):
+            covered[bool(enhanced)].add(image_id)
     per: dict[int, dict[bool, list]] = defaultdict(lambda: {False: [], True: []})
     for image_id, enhanced, *xyxy in boxes:
         per[image_id][bool(enhanced)].append(xyxy)

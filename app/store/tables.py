@@ -154,6 +154,16 @@ class DetectionRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DetectionRunImage(Base):
+    """An image a detection run looked at, whether it found faces there or not (an image with
+    no box is still covered: "nothing here" is a result). One row per (run, image)."""
+
+    __tablename__ = "detection_run_image"
+    __table_args__ = (Index(None, "image_id"),)
+    run_id: Mapped[int] = mapped_column(ForeignKey("detection_run.id", ondelete="CASCADE"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Box(Base):
     __tablename__ = "box"
     __table_args__ = (
