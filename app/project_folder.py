@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.store import Project, import_images, import_labels, model_versions
+from app.store import PROJECT_DIR, Project, import_images, import_labels, model_versions
 from app.store.shipped_models import ensure_demo_model
 from srn.formats.errors import FormatError
 
-PROJECT_DIR = ".darkface-studio"
 PROJECT_FILE = "project.db"
 
 

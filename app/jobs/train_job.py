@@ -39,10 +39,9 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from app.jobs.processes import is_srn_process, kill_process_tree, new_session_supported
 from app.jobs.train_estimate import resolve_device, throughput_key
-from app.project_folder import PROJECT_DIR
 from app.store.detections import model_versions
 from app.store.errors import StoreError
-from app.store.project import Project
+from app.store.project import PROJECT_DIR, Project
 from app.store.training import (
     ensure_validation_split,
     finish_training_run,

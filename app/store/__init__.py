@@ -67,7 +67,7 @@ from app.store.images import (
     set_split,
 )
 from app.store.labels import LabelImportReport, import_labels
-from app.store.project import Project
+from app.store.project import PROJECT_DIR, Project
 from app.store.queue import QUEUE_ORDERS, QueueItem, review_queue
 from app.store.stats import ProjectStats, project_stats
 from app.store.summaries import ImageSummary, image_summaries
@@ -75,7 +75,8 @@ from app.store.tables import REVIEW_STATUSES, WIDER_ATTRIBUTES
 from app.store.training import unique_model_name
 
 __all__ = [
-    "QUEUE_ORDERS", "REVIEW_STATUSES", "WIDER_ATTRIBUTES", "BoxData", "ImageSummary", "ProjectStats", "image_summaries",
+    "PROJECT_DIR", "QUEUE_ORDERS", "REVIEW_STATUSES", "WIDER_ATTRIBUTES", "BoxData", "ImageSummary", "ProjectStats",
+    "image_summaries",
     "project_stats", "add_detections", "start_detection_run", "DetectionRunData", "ModelVersionData", "detection_runs",
     "model_uses", "remove_model", "rename_model", "restore_model", "run_image_ids", "unique_model_name",
     "EXPORT_FORMATS",

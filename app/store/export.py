@@ -32,7 +32,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from app.store.errors import NotFoundError, StoreError
-from app.store.project import Project
+from app.store.project import PROJECT_DIR, Project
 from app.store.tables import REVIEW_STATUSES, WIDER_ATTRIBUTES, Box, DetectionRun, DetectionRunImage, Image
 from srn.formats.records import Annotation, sort_annotations
 from srn.formats.registry import fit_to_format, format_names, get_format, write_labels
@@ -246,7 +246,6 @@ def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str
     return ExportReport(out, PREDICTIONS, len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
 
 
-PROJECT_DIR = ".darkface-studio"  # a folder project's database, runs and caches (app.project_folder)
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 

@@ -43,6 +43,10 @@ Roots = Mapping[int, Path]
 """``{root id: folder}`` as ``root_paths`` reads it, for ``Project.locate`` / ``Project.image_path``."""
 
 
+PROJECT_DIR = ".darkface-studio"
+"""The folder beside a folder of images that holds its project: database, runs, caches."""
+
+
 def root_paths(session: Session) -> dict[int, Path]:
     """The image roots, in id order, read in ``session`` (e.g. inside a snapshot transaction)."""
     return {r.id: Path(r.path) for r in session.scalars(select(ImageRoot).order_by(ImageRoot.id))}

@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.export_job import ExportJob, ExportRequest
-from app.project_folder import PROJECT_DIR
 from app.store import (
     EXPORT_FORMATS,
     FOLDER_FORMATS,
+    PROJECT_DIR,
     REVIEW_STATUSES,
     ExportReport,
     Project,
