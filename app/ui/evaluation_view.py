@@ -12,7 +12,6 @@ the current evaluation; activating one emits ``open_location(image_id, box)``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +36,6 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -47,14 +44,14 @@ from app.jobs.evaluate_job import EvaluateJob, LabelSet
 from app.store import ModelVersionData, model_versions
 from app.store.evaluations import HELDOUT, EvaluationData, dataset_title, evaluations, experiment_table
 from app.store.project import Project
+from app.ui.error_browser import ErrorBrowser
 from app.ui.panel_helpers import show_progress, window_enhancement
+from app.ui.pr_plot import draw_curves, format_ap, new_pr_plot, show_plot_window
 
 INPUTS = (("raw", "Raw images"), ("enhanced", "Enhanced images (MSRCR)"))
 CHOOSE_LABELS = "Labelled set from file…"
 _CHOOSE = "choose"
 TABLE_COLUMNS = ("Setting", "Model", "AP@0.5", "Images", "Faces")
-ERROR_COLUMNS = ("Kind", "Image", "Score", "Box")
-_COLOURS = ((255, 160, 40), (80, 170, 255), (120, 220, 120), (230, 90, 90), (200, 130, 255), (230, 230, 90))
 
 
 def ask_for_label_set(parent: QWidget) -> LabelSet | None:
@@ -70,15 +67,11 @@ def ask_for_label_set(parent: QWidget) -> LabelSet | None:
     return LabelSet(Path(labels), Path(images)) if images else None
 
 
-def _fmt_ap(ap: float | None) -> str:
-    return "n/a" if ap is None or not math.isfinite(ap) else f"{ap:.4f}"
-
-
 def evaluation_title(e: EvaluationData, models: dict[int, ModelVersionData]) -> str:
     model = models.get(e.model_version_id)
     name = model.name if model is not None else f"model {e.model_version_id}"
     return (f"{name} — {dataset_title(e.dataset)}, {'enhanced' if e.enhanced else 'raw'}: "
-            f"AP {_fmt_ap(e.ap)} ({e.n_images} images, {e.n_faces} faces)")
+            f"AP {format_ap(e.ap)} ({e.n_images} images, {e.n_faces} faces)")
 
 
 def _missing_of(rows) -> list[tuple[int, bool]]:
@@ -149,14 +142,7 @@ class EvaluationView(QWidget):
 
         self.evaluation_list = QListWidget()
         self.evaluation_list.setObjectName("evalList")
-        self.plot = pg.PlotWidget(background=(24, 24, 24))
-        self.plot.setObjectName("evalPlot")
-        self.plot.setMenuEnabled(False)
-        self.plot.setLabel("bottom", "recall")
-        self.plot.setLabel("left", "precision")
-        self.plot.setXRange(0, 1, padding=0.02)
-        self.plot.setYRange(0, 1, padding=0.02)
-        self.plot.addLegend(offset=(-5, 5))
+        self.plot = new_pr_plot("evalPlot")
         self.curves: dict[int, pg.PlotDataItem] = {}
         """The plotted PR curve of each checked evaluation, by evaluation id."""
 
@@ -168,12 +154,8 @@ class EvaluationView(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.compute_button = QPushButton("Compute missing")
         self.compute_button.setObjectName("evalComputeMissing")
-        self.errors = QTreeWidget()
-        self.errors.setObjectName("evalErrors")
-        self.errors.setColumnCount(len(ERROR_COLUMNS))
-        self.errors.setHeaderLabels(ERROR_COLUMNS)
-        self.errors.setRootIsDecorated(False)
-        self.errors_label = QLabel("Errors of the selected evaluation")
+        self.error_browser = ErrorBrowser()
+        self.errors, self.errors_label = self.error_browser.tree, self.error_browser.label
 
         form = QFormLayout()
         form.addRow("Model", self.model_combo)
@@ -205,16 +187,11 @@ class EvaluationView(QWidget):
         table_layout.addWidget(QLabel("Experiment (held-out set)"))
         table_layout.addWidget(self.table, 1)
         table_layout.addWidget(self.compute_button)
-        errors_page = QWidget()
-        errors_layout = QVBoxLayout(errors_page)
-        errors_layout.setContentsMargins(0, 0, 0, 0)
-        errors_layout.addWidget(self.errors_label)
-        errors_layout.addWidget(self.errors, 1)
         self.results = QTabWidget()
         self.results.setObjectName("evalResults")
         self.results.addTab(curves_page, "PR curves")
         self.results.addTab(table_page, "Experiment")
-        self.results.addTab(errors_page, "Errors")
+        self.results.addTab(self.error_browser, "Errors")
         self.results.addTab(self.log, "Log")
         self.redetect_button.setText("Re-detect unreviewed")
         self.redetect_button.setToolTip("Re-detect the unreviewed images with the chosen model")
@@ -222,7 +199,6 @@ class EvaluationView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(False)
-        self.errors.header().setStretchLastSection(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
@@ -238,7 +214,7 @@ class EvaluationView(QWidget):
         self.compute_button.clicked.connect(self.compute_missing)
         self.evaluation_list.itemChanged.connect(self._on_item_changed)
         self.evaluation_list.currentItemChanged.connect(lambda *_: self._show_errors())
-        self.errors.itemActivated.connect(self._on_error_activated)
+        self.error_browser.open_location.connect(self.open_location)
         self._fill_datasets()
         self.refresh_models()
 
@@ -267,24 +243,10 @@ class EvaluationView(QWidget):
 
     def show_plot_window(self) -> QDialog:
         """The checked PR curves, larger, in a window of their own (the dock's plot stays)."""
-        dialog = QDialog(self)
-        dialog.setObjectName("evalPlotWindow")
-        dialog.setWindowTitle("Precision–recall curves")
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.resize(820, 640)
-        plot = pg.PlotWidget(background=(24, 24, 24))
-        plot.setObjectName("evalBigPlot")
-        plot.setLabel("bottom", "recall")
-        plot.setLabel("left", "precision")
-        plot.setXRange(0, 1, padding=0.02)
-        plot.setYRange(0, 1, padding=0.02)
-        plot.addLegend(offset=(-5, 5))
-        for curve in self.curves.values():
-            xs, ys = curve.getData()
-            plot.plot(xs, ys, name=curve.name(), pen=curve.opts["pen"])
-        QVBoxLayout(dialog).addWidget(plot)
-        dialog.show()
-        return dialog
+        return show_plot_window(self, self._checked_evaluations(), self._models)
+
+    def _checked_evaluations(self) -> list:
+        return [self._evaluations[i] for i in sorted(self._checked)]
 
     def refresh_models(self) -> None:
         """Refill the model picker, then the evaluations and the experiment table."""
@@ -557,57 +519,10 @@ class EvaluationView(QWidget):
         self._redraw_curves()
 
     def _redraw_curves(self) -> None:
-        for curve in self.curves.values():
-            self.plot.removeItem(curve)
-        self.curves = {}
-        legend = self.plot.getPlotItem().legend
-        if legend is not None:
-            legend.clear()
-        for n, evaluation_id in enumerate(sorted(self._checked)):
-            e = self._evaluations[evaluation_id]
-            recall, precision = e.curve_arrays()
-            model = self._models.get(e.model_version_id)
-            # short: the legend sits inside the plot (the evaluation list names the data set)
-            name = f"{model.name if model else e.model_version_id} {'enh' if e.enhanced else 'raw'}: AP {_fmt_ap(e.ap)}"
-            self.curves[evaluation_id] = self.plot.plot(recall, precision, name=name, connect="finite",
-                                                        pen=pg.mkPen(_COLOURS[n % len(_COLOURS)], width=2))
+        self.curves = draw_curves(self.plot, self._checked_evaluations(), self._models)
 
-    # -- errors --------------------------------------------------------------------------------
     def _show_errors(self) -> None:
-        self.errors.clear()
-        e = self._evaluations.get(self.current_evaluation_id())
-        if e is None:
-            self.errors_label.setText("Errors of the selected evaluation")
-            return
-        threshold = e.errors.get("threshold")
-        at = f" at score ≥ {threshold:.3f}" if threshold is not None else ""
-        self.errors_label.setText(f"{e.errors.get('n_false_positives', len(e.false_positives))} false positives, "
-                                  f"{e.errors.get('n_missed', len(e.missed))} missed faces{at}; "
-                                  f"{len(e.skipped)} images skipped")
-        for kind, entries in (("false positive", e.false_positives), ("missed", e.missed)):
-            for entry in entries:
-                box = tuple(float(v) for v in entry["box"])
-                where = Path(entry["path"]).name if entry.get("path") else f"image {entry['image_id']}"
-                score = "" if entry.get("score") is None else f"{entry['score']:.3f}"
-                item = QTreeWidgetItem([kind, where, score, " ".join(f"{v:.0f}" for v in box)])
-                item.setData(0, Qt.ItemDataRole.UserRole, (entry.get("image_id"), box))
-                if entry.get("image_id") is None:
-                    item.setToolTip(1, f"{entry.get('path')}: not an image of this project, cannot be opened")
-                    item.setDisabled(True)
-                else:
-                    item.setToolTip(1, str(entry.get("path") or ""))
-                self.errors.addTopLevelItem(item)
-        for skipped in e.skipped:
-            item = QTreeWidgetItem(["skipped", Path(skipped.get("path") or "").name, "", skipped.get("message", "")])
-            item.setDisabled(True)
-            self.errors.addTopLevelItem(item)
-
-    def _on_error_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        data = item.data(0, Qt.ItemDataRole.UserRole)
-        if data is None or data[0] is None:
-            return
-        image_id, box = data
-        self.open_location.emit(int(image_id), tuple(box))
+        self.error_browser.show_evaluation(self._evaluations.get(self.current_evaluation_id()))
 
     # -- the experiment table ------------------------------------------------------------------
     def _refresh_table(self) -> None:
@@ -617,11 +532,11 @@ class EvaluationView(QWidget):
         for r, row in enumerate(rows):
             e = row.evaluation
             cells = (row.label, row.model.name if row.model is not None else "—",
-                     "missing" if e is None else _fmt_ap(e.ap),
+                     "missing" if e is None else format_ap(e.ap),
                      "" if e is None else str(e.n_images), "" if e is None else str(e.n_faces))
             tip = row.reason
             if row.stale is not None:
-                tip += f" (was AP {_fmt_ap(row.stale.ap)}; Compute missing scores it again)"
+                tip += f" (was AP {format_ap(row.stale.ap)}; Compute missing scores it again)"
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if e is None and tip:
