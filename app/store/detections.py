@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from itertools import repeat
 from pathlib import Path
 
@@ -158,9 +158,8 @@ class DetectionRunData:
     def title(self) -> str:
         """"run 3 · demo model · enhanced · 12-03 10:04": tells two runs on one image apart."""
         model = self.model_name or "no model"
-        when = self.created_at if self.created_at.tzinfo else self.created_at.replace(tzinfo=timezone.utc)
         return (f"run {self.id} · {model} · {'enhanced' if self.enhanced else 'raw'} · "
-                f"{when.astimezone():%m-%d %H:%M}")
+                f"{self.created_at.astimezone():%m-%d %H:%M}")
 
 
 def detection_runs(project: Project, run_ids: Iterable[int] | None = None) -> list[DetectionRunData]:

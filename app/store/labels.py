@@ -27,7 +27,7 @@ import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -281,16 +281,12 @@ def recover_interrupted_imports(project: Project, stale_after_s: float | None = 
                          .where(LabelImport.state == "running")).all()
         done_with_undo = s.scalars(select(LabelImportUndo.import_id).join(LabelImport)
                                    .where(LabelImport.state != "running").distinct()).all()
-    stale = [j.id for j in jobs if _aware(j.heartbeat_at) < limit]
+    stale = [j.id for j in jobs if j.heartbeat_at < limit]
     for job in stale:
         roll_back(project, job)
     for job in done_with_undo:
         _forget_undo(project, job)
     return stale
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
 def import_labels(project: Project, path: str | os.PathLike[str], fmt: str, *, outside: str = "clip",

@@ -14,7 +14,6 @@ goes) is refused before asking.
 from __future__ import annotations
 
 import os
-from datetime import timezone
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSignalBlocker, Qt, QUrl, Signal
@@ -92,9 +91,7 @@ def default_name(fmt: str, split: str | None = None, run_id: int | None = None) 
 def run_title(run) -> str:
     """``Run 3 — demo model, enhanced — 2024-05-01 10:04 — 120 images``: the picker's text."""
     model = run.model_name or "no model"
-    when = run.created_at
-    if when.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
-        when = when.replace(tzinfo=timezone.utc)
+    when = run.created_at  # aware (UTC): the store's times always are
     images = f"{run.image_count} image{'' if run.image_count == 1 else 's'}"
     return (f"Run {run.id} — {model}{', enhanced' if run.enhanced else ''} — "
             f"{when.astimezone():%Y-%m-%d %H:%M} — {images}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, Signal
@@ -309,14 +309,19 @@ class TrainingPanel(QWidget):
         self._plot_records(records)
         return len(records)
 
+    def _append(self, record: dict) -> list[str]:
+        """Add a progress record's loss terms to the curves' points; returns the terms it had."""
+        it = float(record.get("iter", 0))
+        terms = [term for term in LOSS_TERMS if term in record]
+        for term in terms:
+            xs, ys = self._points[term]
+            xs.append(it)
+            ys.append(float(record[term]))
+        return terms
+
     def _plot_records(self, records: list[dict]) -> None:
         for record in records:
-            it = float(record.get("iter", 0))
-            for term in LOSS_TERMS:
-                if term in record:
-                    xs, ys = self._points[term]
-                    xs.append(it)
-                    ys.append(float(record[term]))
+            self._append(record)
         for term in LOSS_TERMS:
             xs, ys = self._points[term]
             step = max(1, len(xs) // MAX_POINTS + (len(xs) % MAX_POINTS > 0))
@@ -326,14 +331,11 @@ class TrainingPanel(QWidget):
 
     def _on_progress(self, record: dict) -> None:
         it = float(record.get("iter", 0))
-        for term in LOSS_TERMS:
-            if term in record:
-                xs, ys = self._points[term]
-                xs.append(it)
-                ys.append(float(record[term]))
-                if len(xs) > MAX_POINTS:
-                    del xs[::2], ys[::2]
-                self.curves[term].setData(xs, ys)
+        for term in self._append(record):
+            xs, ys = self._points[term]
+            if len(xs) > MAX_POINTS:
+                del xs[::2], ys[::2]
+            self.curves[term].setData(xs, ys)
         if "lr" in record:
             self.lr_label.setText(f"lr {record['lr']:.2e}")
         if "images_per_s" in record:
@@ -441,10 +443,8 @@ class TrainingPanel(QWidget):
 
 
 def _local(when: datetime | None) -> str:
-    """A stored time (UTC; SQLite gives it back without its zone) in the user's local time."""
-    if when is None:
-        return ""
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone().strftime("%m-%d %H:%M")
+    """A stored time (aware UTC, as the store reads it back) in the user's local time."""
+    return "" if when is None else when.astimezone().strftime("%m-%d %H:%M")
 
 
 __all__ = ["LOSS_TERMS", "TrainingPanel"]
