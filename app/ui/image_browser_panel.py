@@ -117,14 +117,20 @@ class ImageBrowserPanel(QWidget):
         index = self.proxy.index(row, 0)
         return self.model.summary(self.proxy.mapToSource(index).row()) if index.isValid() else None
 
-    def select_image(self, image_id: int, notify: bool = True) -> bool:
-        """Make ``image_id`` current; ``notify=False`` moves the highlight without ``current_changed``."""
+    def listed_row(self, image_id: int) -> int | None:
+        """The row at which the (filtered, ordered) list shows ``image_id``; ``None``: not listed."""
         row = self.model.row_of(image_id)
         if row is None:
-            return False
+            return None
         index = self.proxy.mapFromSource(self.model.index(row))
-        if not index.isValid():
+        return index.row() if index.isValid() else None
+
+    def select_image(self, image_id: int, notify: bool = True) -> bool:
+        """Make ``image_id`` current; ``notify=False`` moves the highlight without ``current_changed``."""
+        row = self.listed_row(image_id)
+        if row is None:
             return False
+        index = self.proxy.index(row, 0)
         selection = self.view.selectionModel()
         blocked = selection.blockSignals(not notify)
         selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)

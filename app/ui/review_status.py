@@ -90,13 +90,10 @@ class ReviewStatusActions:
 
     def _following(self, image_id: int) -> int | None:
         """The image listed after ``image_id`` now (``None``: it is last, or not listed)."""
-        row = self.browser_model.row_of(image_id)
+        row = self.browser_panel.listed_row(image_id)
         if row is None:
             return None
-        index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
-        if not index.isValid():
-            return None
-        following = self.browser_panel.summary_at(index.row() + 1)
+        following = self.browser_panel.summary_at(row + 1)
         return following.id if following is not None else None
 
     def _done_warning(self, image_id: int) -> str | None:

@@ -599,8 +599,8 @@ class ReviewWindow(ReviewStatusActions, QMainWindow):
             self.position_label.setText("")
             return
         summary = self.browser_model.summary(row)
-        index = self.browser_proxy.mapFromSource(self.browser_model.index(row))
-        where = (f"{index.row() + 1} / {self.browser_proxy.rowCount()}" if index.isValid()
+        listed = self.browser_panel.listed_row(self.current_image_id)
+        where = (f"{listed + 1} / {self.browser_proxy.rowCount()}" if listed is not None
                  else f"not in the filtered list of {self.browser_proxy.rowCount()}")
         status = STATUS_NAMES.get(summary.status, summary.status)
         self.position_label.setText(f"{where}  ·  {summary.rel_path}  ·  {status} ")
