@@ -58,7 +58,7 @@ class ExportWorker(CancellableWorker):
     """Runs one export; lives in the job's thread.
 
     Exactly one of ``finished(ExportReport)``, ``cancelled()`` or ``failed(message)`` ends it;
-    ``progress(done, total)`` counts the images prepared and written.
+    ``progress(done, total)`` says how many images were read and checked, before anything is written.
     """
 
     WHAT = "Export"

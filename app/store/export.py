@@ -15,8 +15,8 @@ Everything is read and checked before the first file is written. A folder export
 folder that holds other ``.txt`` files, so stale files of an earlier export never mix in, and
 is written all or nothing (``srn.fileio.staged_folder``): a full disk leaves it as it was.
 
-``progress(done, total)`` (optional) is called image by image while the files are prepared and
-written; an exception it raises (a cancel) stops the export with nothing written. The export
+``progress(done, total)`` (optional) is called once everything is read and checked, just before
+the first file is written; an exception it raises (a cancel) stops the export with nothing written. The export
 dialog lists its choices with ``export_splits`` and ``export_count`` (runs: ``detections.detection_runs``).
 """
 
@@ -163,8 +163,7 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str, *,
     else:
         _check_file(out)
     anns, warnings = fit_to_format(fmt, anns)
-    for done in range(1, len(anns) + 1):
-        _tick(progress, done, len(anns))
+    _tick(progress, len(anns), len(anns))  # read and checked; a cancel here writes nothing
     try:
         write_labels(fmt, anns, out)  # a folder all or nothing: a full disk leaves it as it was
     except ValueError as exc:  # what the format cannot hold (white space in a WIDER name, ...)
@@ -240,8 +239,7 @@ def export_wider_predictions(project: Project, out_folder: str | os.PathLike[str
     out = Path(out_folder)
     run_id, anns = prediction_annotations(project, run_id, statuses=statuses, split=split)
     _check_folder(out, _folder_files(PREDICTIONS, anns))
-    for done in range(1, len(anns) + 1):
-        _tick(progress, done, len(anns))
+    _tick(progress, len(anns), len(anns))  # read and checked; a cancel here writes nothing
     write_labels(PREDICTIONS, anns, out)  # all or nothing
     return ExportReport(out, PREDICTIONS, len(anns), sum(len(a.boxes) for a in anns), run_id=run_id)
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from srn.formats.records import Annotation
 
 Reader = Callable[[Path], list[Annotation]]
@@ -196,8 +198,6 @@ def fit_to_format(name: str, anns: Sequence[Annotation]) -> tuple[list[Annotatio
     """``anns`` as format ``name`` can hold them, and what was lost on the way: boxes without
     pixels left out where the format has none (each named by ``file:line`` when known), ignored
     faces noted where it has no ignore flag (they are written as faces)."""
-    import numpy as np
-
     fmt = get_format(name)
     out, warnings = [], []
     for ann in anns:
