@@ -11,8 +11,13 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from srn import __version__
+from srn.engine.backends import BACKEND_CHOICES, BACKEND_ENV, PRECISION_CHOICES, default_backend
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _progress_bar(quiet: bool, unit: str = "image"):
@@ -174,6 +179,25 @@ def _output_clash(inputs: list[tuple[Path, str]], fmt: str) -> str | None:
     return None
 
 
+def _sample_images(inputs: list[tuple[Path, str]], enhance, n: int = 4) -> list[np.ndarray]:
+    """The first ``n`` readable inputs as the network will see them: what ``precision=auto``
+    checks and int8 calibrates on (the run reports unreadable files itself)."""
+    from srn.enhance import enhance as enhance_image
+    from srn.imageio import ImageReadError, as_rgb8, read_image
+
+    images: list[np.ndarray] = []
+    for path, _ in inputs:
+        if len(images) == n:
+            break
+        try:
+            image = as_rgb8(read_image(path), path)
+        except (ImageReadError, ValueError):
+            continue
+        if min(image.shape[:2]) >= 2:
+            images.append(enhance_image(image, enhance) if enhance is not None else image)
+    return images
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     # Everything that can be checked without torch is checked first: a typo answers at once.
     from srn.engine.shipped_models import resolve_weights
@@ -207,18 +231,27 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
     try:
         set_max_pixels(args.max_pixels)
+        backend = args.backend or default_backend()
         enhance = None
         if args.enhance:
             from srn.enhance import get_method
 
             enhance = get_method(args.enhance).params_type()
-        detector = Detector.from_checkpoint(weights, device=args.device, precision=args.precision)
+        detector = Detector.from_checkpoint(
+            weights, device=args.device, backend=backend, precision=args.precision,
+            sample_images=lambda: _sample_images(inputs, enhance),
+            hint="THROUGHPUT" if len(inputs) > 1 else "LATENCY",
+            log=lambda text: print(f"srn detect: {text}", file=sys.stderr, flush=True))  # one-off lines, not a bar
     except (FileNotFoundError, CheckpointError, DeviceError, ValueError) as exc:
         print(f"srn detect: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # the runtime failed to convert or compile the network
+        print(f"srn detect: cannot prepare {weights} for inference: {exc}", file=sys.stderr)
+        return 1
     names = dict(inputs)
     mode = "multiscale" if args.multiscale else "single"
-    print(f"srn detect: {len(inputs)} images, {mode}, on {detector.device_name}", file=sys.stderr)
+    print(f"srn detect: {len(inputs)} images, {mode}, on {detector.device_name}"
+          + (f" ({detector.choice.reason})" if detector.choice.reason else ""), file=sys.stderr)
     records, failed, faces, written = [], [], 0, 0
     results = detector.detect_files([p for p, _ in inputs], enhance=enhance, mode=mode, max_size=args.max_size)
     bar = _progress_bar(args.quiet)
@@ -331,8 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--multiscale", action="store_true", help="the authors' multi-scale test with box voting")
     det.add_argument("--max-size", type=int, default=1400, help="multi-scale pixel budget side (default: 1400)")
     det.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: best available)")
-    det.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32",
-                     help="number format of the network: fp32 (default), bf16 (CPU or GPU), fp16 (GPU only)")
+    det.add_argument("--backend", choices=list(BACKEND_CHOICES), default=None,
+                     help=f"what runs the network: auto (default, or ${BACKEND_ENV}: OpenVINO on the CPU when "
+                          "it loads, torch on a GPU), torch, or openvino (CPU)")
+    det.add_argument("--precision", choices=list(PRECISION_CHOICES), default="auto",
+                     help="number format of the network: auto (default: the fastest that keeps the boxes, "
+                          "checked once per model on the first input images), fp32, bf16 (native CPUs, GPU), "
+                          "int8 (OpenVINO with NNCF), fp16 (GPU only)")
     det.add_argument("--min-score", type=float, default=0.0,
                      help="drop detections below this score (default: 0, keep all)")
     det.add_argument("--max-pixels", type=int, default=None, metavar="N", help=MAX_PIXELS_HELP)

@@ -12,13 +12,16 @@ test-time semantics (``srn.engine.postprocess``) on whatever device is best here
 
 An optional enhancement (``srn.enhance`` parameters, e.g. MSRCR) runs before the network: with
 numpy on CPU, with the batched torch implementation on the detector's device otherwise.
+
+What runs the network is a backend (``srn.engine.backends``): torch by default here, OpenVINO
+on the CPU when asked for or picked by ``backend="auto"``; post-processing is the same for all.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,10 @@ import numpy as np
 import torch
 
 from srn.engine import postprocess
+from srn.engine.backends import InferenceBackend
+from srn.engine.backends.choose import build_backend
+from srn.engine.backends.compile_cache import CompileCache
+from srn.engine.backends.torch_backend import TorchBackend
 from srn.engine.checkpoint import (
     CheckpointMetadata,
     apply_state_dict,
@@ -38,10 +45,9 @@ from srn.engine.checkpoint import (
 from srn.engine.device import describe, pick_device
 from srn.engine.postprocess import Detections
 from srn.model.anchors import all_anchors
-from srn.model.config import IMAGENET_MEAN, IMAGENET_STD, InferenceConfig, SRNConfig
+from srn.model.config import InferenceConfig, SRNConfig
+from srn.model.outputs import SRNOutput
 from srn.model.srn_net import SRN
-
-PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -65,23 +71,30 @@ class Detector:
         precision: str = "fp32",
         channels_last: bool = True,
         metadata: CheckpointMetadata | None = None,
+        *,
+        backend: str = "torch",
+        cache_dir: str | os.PathLike[str] | None = None,
+        sample_images: Sequence[np.ndarray] | Callable[[], Sequence[np.ndarray]] | None = None,
+        hint: str = "LATENCY",
+        log: Callable[[str], None] | None = None,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        """``backend`` ``torch`` / ``openvino`` / ``auto`` and ``precision`` ``fp32`` / ``fp16`` /
+        ``bf16`` / ``int8`` / ``auto`` (``srn.engine.backends.choose``); ``sample_images`` (uint8
+        RGB, or a function giving them when needed) are what the auto check and int8
+        calibration run on; ``cache_dir`` is where compiled models are kept (default: the data
+        folder's ``compiled``); ``hint`` is OpenVINO's ``LATENCY`` (one image at a time) or
+        ``THROUGHPUT`` (batch jobs); ``log`` hears the slow first-time steps and any fallback."""
         self.device = pick_device(device)
-        if precision == "fp16" and self.device.type == "cpu":
-            raise ValueError("fp16 inference needs a GPU; use bf16 or fp32 on the CPU")
         self.config: SRNConfig = model.config
         self.inference = inference or InferenceConfig()
-        self.precision = precision
-        self.channels_last = channels_last
         self.metadata = metadata or CheckpointMetadata()
-        self.compute = "selective"  # "naive": every subnet on every level, as the authors' code
-        self.model = model.to(self.device).eval()
-        self.set_channels_last(channels_last)
-        self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
+        self.model = model
         self._anchors: dict[tuple, list[torch.Tensor]] = {}
+        self.backend, self.choice = build_backend(
+            model, self.device, backend, precision, detect=self._detect_with, channels_last=channels_last,
+            cache=CompileCache(cache_dir) if cache_dir is not None else None, sample_images=sample_images,
+            hint=hint, log=log or (lambda text: None))
+        self.precision = self.choice.precision
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -97,44 +110,52 @@ class Detector:
         apply_state_dict(model, state, path, nonfinite=nonfinite)
         return cls(model, device=device, metadata=metadata, **options)
 
+    def _torch(self, what: str) -> TorchBackend:
+        if not isinstance(self.backend, TorchBackend):
+            raise ValueError(f"{what} is a setting of the torch backend; this detector runs {self.backend.describe()}")
+        return self.backend
+
     def set_channels_last(self, enabled: bool) -> None:
-        """NHWC memory format: the fast layout for oneDNN (CPU) and tensor cores (CUDA); it
-        changes the order of floating-point sums, so results match NCHW to ~1e-5, not bitwise."""
-        self.channels_last = enabled
-        fmt = torch.channels_last if enabled else torch.contiguous_format
-        self.model = self.model.to(memory_format=fmt)
+        """NHWC (default) or NCHW memory format for the torch backend (see ``TorchBackend``)."""
+        self._torch("channels_last").set_channels_last(enabled)
+
+    @property
+    def compute(self) -> str:
+        """``"selective"`` (default) or ``"naive"`` (every subnet on every level: benchmarks only)."""
+        return self.backend.compute if isinstance(self.backend, TorchBackend) else "selective"
+
+    @compute.setter
+    def compute(self, value: str) -> None:
+        self._torch("compute").compute = value
 
     @property
     def device_name(self) -> str:
-        return describe(self.device)
+        """The device and what runs on it, e.g. ``"CPU (8 threads) · openvino fp32"``."""
+        return f"{describe(self.device)} · {self.backend.describe()}"
 
     # ------------------------------------------------------------------ core
-    def _to_tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """uint8 RGB (H, W, 3) images of one size -> normalised (N, 3, H, W) on the device."""
-        batch = torch.from_numpy(np.stack(images)).to(self.device, non_blocking=True)
-        batch = batch.permute(0, 3, 1, 2).float()
-        return (batch - self._mean) / self._std
-
     def _anchors_for(self, sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
         key = tuple(sizes)
         if key not in self._anchors:
             self._anchors[key] = all_anchors(sizes, self.config, device=self.device)
         return self._anchors[key]
 
-    @torch.inference_mode()
-    def _forward(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """One pass over equally sized uint8 RGB images."""
-        # The HWC → CHW permute leaves NHWC strides; make the layout the one asked for (a
-        # channels_last input makes every conv after it run channels_last, whatever the weights).
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        batch = self._to_tensor(images).contiguous(memory_format=fmt)
-        dtype = PRECISIONS[self.precision]
-        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-            output = self.model(batch, compute=self.compute)
-        output.to_float32()  # post-processing always in float32
+    def _decode(self, output: SRNOutput, images: Sequence[np.ndarray]) -> list[Detections]:
         anchors = self._anchors_for([level.size for level in output.levels])
+        device = output.levels[0].cls2.device
+        if anchors[0].device != device:
+            anchors = [a.to(device) for a in anchors]
         h, w = images[0].shape[:2]
         return postprocess.detect_boxes(output, anchors, self.inference, [(h, w)] * len(images), config=self.config)
+
+    def _forward(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """One pass over equally sized uint8 RGB images."""
+        return self._decode(self.backend.run(list(images)), images)
+
+    def _detect_with(self, backend: InferenceBackend, images: list[np.ndarray]) -> list[Detections]:
+        """Single-scale detections of each image by ``backend`` (the agreement check's measure)."""
+        return [postprocess.clip_detections(self._decode(backend.run([image]), [image])[0], *image.shape[:2])
+                for image in images]
 
     def _enhanced(self, images: list[np.ndarray], enhance) -> list[np.ndarray]:
         if enhance is None:
@@ -222,44 +243,74 @@ class Detector:
         prefetch: int = 4,
         workers: int = 2,
     ) -> Iterator[FileResult]:
-        """Detect over many files in order; decoding runs on CPU threads ahead of the model
-        (at most ``prefetch`` images in memory). A file that fails (unreadable, too small, over the
-        pixel limit, or the network fails on it) yields a result with ``error`` naming it; the
-        others go on."""
-        from srn.imageio import ImageReadError, as_rgb8, read_image
+        """Detect over many files in order. Decoding (and, on the CPU, enhancement) runs on
+        threads ahead of the network, at most ``prefetch`` images in memory; an OpenVINO backend
+        compiled with the ``THROUGHPUT`` hint keeps several images in flight. A file that fails
+        (unreadable, too small, over the pixel limit, or the network fails on it) yields a result
+        with ``error`` naming it; the others go on."""
+        from srn.imageio import as_rgb8, read_image
+
+        enhance_early = enhance is not None and self.device.type == "cpu"
 
         def load(path: Path) -> np.ndarray:
             image = as_rgb8(read_image(path), path)
             if image.shape[0] < 2 or image.shape[1] < 2:
                 raise ValueError(f"{path}: too small to detect in ({image.shape[1]}×{image.shape[0]} pixels)")
-            return image
+            return self._enhanced([image], enhance)[0] if enhance_early else image
 
+        late_enhance = None if enhance_early else enhance
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            pending: list[tuple[Path, Future]] = []
-            iterator = iter(Path(p) for p in paths)
-            exhausted = False
-            while pending or not exhausted:
-                while not exhausted and len(pending) < max(1, prefetch):
-                    try:
-                        path = next(iterator)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    pending.append((path, pool.submit(load, path)))
-                if not pending:
-                    break
-                path, future = pending.pop(0)
-                try:
-                    image = future.result()
-                except (ImageReadError, ValueError) as exc:
-                    yield FileResult(path, None, str(exc))
+            loaded = _prefetched(pool, load, (Path(p) for p in paths), max(1, prefetch))
+            if mode == "single" and getattr(self.backend, "hint", None) == "THROUGHPUT" and late_enhance is None:
+                yield from self._stream(loaded)
+                return
+            for path, image, error in loaded:
+                if image is None:
+                    yield FileResult(path, None, error)
                     continue
                 try:
-                    detections = self.detect([image], enhance=enhance, mode=mode, max_size=max_size)[0]
+                    detections = self.detect([image], enhance=late_enhance, mode=mode, max_size=max_size)[0]
                 except (ValueError, RuntimeError, MemoryError) as exc:  # one image, not the whole run
                     yield FileResult(path, None, f"{path}: {exc}")
                     continue
                 yield FileResult(path, detections, None, image.shape[:2])
+
+    def _stream(self, loaded: Iterator[tuple[Path, np.ndarray | None, str | None]]) -> Iterator[FileResult]:
+        """Single-scale detection with several OpenVINO infer requests in flight."""
+        items = (((path, image, error), None if image is None else _check_image(image, 0)[None])
+                 for path, image, error in loaded)
+        for (path, image, error), output in self.backend.run_many(items):  # type: ignore[attr-defined]
+            if error is not None or image is None:
+                yield FileResult(path, None, error)
+            elif isinstance(output, Exception) or output is None:
+                yield FileResult(path, None, f"{path}: {output}")
+            else:
+                det = self._decode(output, [image])[0]
+                yield FileResult(path, postprocess.clip_detections(det, *image.shape[:2]), None, image.shape[:2])
+
+
+def _prefetched(pool: ThreadPoolExecutor, load: Callable[[Path], np.ndarray], paths: Iterator[Path],
+                ahead: int) -> Iterator[tuple[Path, np.ndarray | None, str | None]]:
+    """(path, image, None) or (path, None, error) in order, ``ahead`` loads running at a time."""
+    from srn.imageio import ImageReadError
+
+    pending: list[tuple[Path, Future]] = []
+    exhausted = False
+    while pending or not exhausted:
+        while not exhausted and len(pending) < ahead:
+            try:
+                path = next(paths)
+            except StopIteration:
+                exhausted = True
+                break
+            pending.append((path, pool.submit(load, path)))
+        if not pending:
+            break
+        path, future = pending.pop(0)
+        try:
+            yield path, future.result(), None
+        except (ImageReadError, ValueError, MemoryError) as exc:
+            yield path, None, str(exc) or f"{path}: {type(exc).__name__}"
 
 
 def _check_image(image: np.ndarray, index: int) -> np.ndarray:

@@ -28,10 +28,12 @@ def write_night_set(out: str | os.PathLike[str], n: int, seed: int) -> Path:
 
 
 def ap_on_night_set(weights: str | os.PathLike[str], folder: str | os.PathLike[str], enhanced: bool,
-                    device: str = "cpu", stems: Iterable[str] | None = None, mode: str = "single") -> float:
+                    device: str = "cpu", stems: Iterable[str] | None = None, mode: str = "single",
+                    detector=None) -> float:
     """AP@0.5 of the checkpoint ``weights`` on ``folder``'s night images (only ``stems`` if given:
     ``"3"`` is ``night/3.png`` with ``label/3.txt``), MSRCR first if ``enhanced``; ``mode`` is
-    ``Detector.detect``'s (``"multiscale"``: the authors' multi-scale test)."""
+    ``Detector.detect``'s (``"multiscale"``: the authors' multi-scale test). ``detector``: an
+    already built ``Detector`` of those weights (another backend or precision) instead."""
     from srn.engine.detector import Detector
     from srn.enhance import MSRCRParams
     from srn.eval.matching import evaluate_ap50
@@ -39,7 +41,7 @@ def ap_on_night_set(weights: str | os.PathLike[str], folder: str | os.PathLike[s
     from srn.imageio import read_image
 
     folder = Path(folder)
-    detector = Detector.from_checkpoint(weights, device=device)
+    detector = detector or Detector.from_checkpoint(weights, device=device)
     gts, preds = [], []
     labels = sorted((folder / "label").glob("*.txt"), key=lambda p: int(p.stem))
     if stems is not None:
