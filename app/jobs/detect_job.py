@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,13 +63,19 @@ class DetectWorker(DetectorWorker):
 
     def __init__(self, project: Project, image_ids: Iterable[int], checkpoint: str | os.PathLike[str],
                  model_version_id: int | None, enhance, mode: str, device, inference) -> None:
-        super().__init__(device, inference)
+        super().__init__(device, inference, enhance)
         self._project = project
         self._ids = [int(i) for i in image_ids]
         self._checkpoint = Path(checkpoint)
         self._model_version_id = model_version_id
-        self._enhance = enhance
         self._mode = mode
+
+    def _sample_paths(self) -> Iterator[Path]:
+        for image_id in self._ids[:2 * self.SAMPLE_IMAGES]:
+            try:
+                yield image_file(self._project, image_id)
+            except Exception:  # noqa: BLE001 - a missing image is reported when the run reaches it
+                continue
 
     def _run(self) -> None:
         detector = self._load(self._checkpoint)
@@ -137,6 +143,7 @@ class DetectJob(WorkerThreadJob):
     """
 
     device_ready = Signal(str)
+    preparing = Signal(str)
     progress = Signal(int, int, float)
     image_done = Signal(int, int)
     image_failed = Signal(int, str)
@@ -151,5 +158,5 @@ class DetectJob(WorkerThreadJob):
         if mode not in ("single", "multiscale"):
             raise ValueError(f"mode must be 'single' or 'multiscale', got {mode!r}")
         self._bind(DetectWorker(project, image_ids, checkpoint, model_version_id, enhance, mode, device, inference),
-                   "detect", ("device_ready", "progress", "image_done", "image_failed", "finished", "cancelled",
-                              "failed"))
+                   "detect", ("device_ready", "preparing", "progress", "image_done", "image_failed", "finished",
+                              "cancelled", "failed"))

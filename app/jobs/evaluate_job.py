@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,12 +150,12 @@ class EvaluateWorker(DetectorWorker):
 
     def __init__(self, project: Project, model_version_id: int, dataset, enhance, device, inference,
                  error_threshold: float | None) -> None:
-        super().__init__(device, inference)
+        super().__init__(device, inference, enhance)
         self._project = project
         self._model_version_id = int(model_version_id)
         self._dataset = dataset
-        self._enhance = enhance
         self._threshold = error_threshold
+        self._gt: list[GroundTruthImage] = []
 
     def _run(self) -> None:
         model = {m.id: m for m in model_versions(self._project)}.get(self._model_version_id)
@@ -178,6 +179,7 @@ class EvaluateWorker(DetectorWorker):
                     if key == HELDOUT else f"{self._dataset.labels} labels no image")
             self.failed.emit(f"Nothing to evaluate: {what}")
             return
+        self._gt = gt
         detector = self._load(Path(model.checkpoint_path))
         if detector is None:
             return
@@ -198,11 +200,22 @@ class EvaluateWorker(DetectorWorker):
             errors={**scored.errors, "skipped": skipped}, dataset_fingerprint=fingerprint)
         self.finished.emit(stored.id)
 
+    def _path(self, g: GroundTruthImage) -> Path:
+        if g.image_id is not None and self._dataset == HELDOUT:
+            return image_file(self._project, g.image_id)  # refuses a path that leaves its root
+        return g.path
+
+    def _sample_paths(self) -> Iterator[Path]:
+        for g in self._gt[:2 * self.SAMPLE_IMAGES]:
+            try:
+                yield self._path(g)
+            except Exception:  # noqa: BLE001 - reported when the evaluation reaches the image
+                continue
+
     def _read(self, g: GroundTruthImage) -> tuple[Path, np.ndarray | Exception]:
         path = g.path
         try:
-            if g.image_id is not None and self._dataset == HELDOUT:
-                path = image_file(self._project, g.image_id)  # refuses a path that leaves its root
+            path = self._path(g)
             return path, decode(path)
         except Exception as exc:  # noqa: BLE001 - reported per image
             return path, exc
@@ -242,6 +255,7 @@ class EvaluateJob(WorkerThreadJob):
     """
 
     device_ready = Signal(str)
+    preparing = Signal(str)
     progress = Signal(int, int, float)
     image_failed = Signal(str, str)
     finished = Signal(int)
@@ -262,4 +276,5 @@ class EvaluateJob(WorkerThreadJob):
         self.dataset = dataset
         self.enhanced = enhance is not None
         self._bind(EvaluateWorker(project, model_version_id, dataset, enhance, device, inference, error_threshold),
-                   "evaluate", ("device_ready", "progress", "image_failed", "finished", "cancelled", "failed"))
+                   "evaluate", ("device_ready", "preparing", "progress", "image_failed", "finished", "cancelled",
+                                "failed"))

@@ -18,6 +18,8 @@ from typing import TypeVar
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from app.jobs.prefetch import decode
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -64,26 +66,55 @@ class DetectorWorker(CancellableWorker):
     """A ``CancellableWorker`` that runs an SRN checkpoint (``DetectWorker``, ``EvaluateWorker``).
 
     ``_load(checkpoint)`` gives the ``srn.engine.detector.Detector`` on ``device`` with
-    ``inference`` settings and emits ``device_ready(device name)``, or emits ``failed`` naming
-    the checkpoint and gives ``None``.
+    ``inference`` settings, on the backend and precision ``auto`` picks (OpenVINO on the CPU,
+    the fastest precision that keeps the boxes, checked on ``_sample_images()``), and emits
+    ``device_ready(device · backend precision)``; or emits ``failed`` naming the checkpoint and
+    gives ``None``. The slow first-time steps (converting, checking) and why the precision was
+    chosen are ``preparing(text)`` lines.
     """
 
     device_ready = Signal(str)
+    preparing = Signal(str)
+    SAMPLE_IMAGES = 4
 
-    def __init__(self, device, inference) -> None:
+    def __init__(self, device, inference, enhance=None) -> None:
         super().__init__()
         self._device = device
         self._inference = inference
+        self._enhance = enhance
+
+    def _sample_images(self) -> list:
+        """A few of the job's images as the network will see them (enhanced): what ``auto``
+        checks on; unreadable ones are left out (the job reports them itself)."""
+        from srn.enhance import enhance as enhance_image
+
+        images = []
+        for path in self._sample_paths():
+            try:
+                image = decode(path)
+            except Exception:  # noqa: BLE001 - reported when the job reaches the image
+                continue
+            images.append(enhance_image(image, self._enhance) if self._enhance is not None else image)
+            if len(images) == self.SAMPLE_IMAGES:
+                break
+        return images
+
+    def _sample_paths(self) -> Iterator[Path]:
+        return iter(())
 
     def _load(self, checkpoint: Path):
+        from srn.engine.backends import default_backend
         from srn.engine.detector import Detector
 
         try:
             detector = Detector.from_checkpoint(checkpoint, device=self._device, inference=self._inference,
-                                                nonfinite="error")
+                                                nonfinite="error", backend=default_backend(), precision="auto",
+                                                sample_images=self._sample_images, log=self.preparing.emit)
         except Exception as exc:  # noqa: BLE001 - CheckpointError, DeviceError, out of memory, ...
             self.failed.emit(naming(f"Cannot load the model: {exc}", checkpoint))
             return None
+        if detector.choice.reason:
+            self.preparing.emit(f"{detector.backend.describe()}: {detector.choice.reason}")
         self.device_ready.emit(detector.device_name)
         return detector
 

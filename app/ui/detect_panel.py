@@ -106,6 +106,7 @@ class DetectPanel(QWidget):
         self.progress_bar.setFormat("%p %")
         self.device_label = QLabel(NO_DEVICE)
         self.device_label.setObjectName("detectDevice")
+        self.device_label.setWordWrap(True)
         self.log = QPlainTextEdit()
         self.log.setObjectName("detectLog")
         self.log.setReadOnly(True)
@@ -239,6 +240,7 @@ class DetectPanel(QWidget):
                         self.mode_combo.currentData(), self.device, inference=self.inference,
                         parent=QCoreApplication.instance())
         job.device_ready.connect(self._on_device)
+        job.preparing.connect(self._log)
         job.progress.connect(self._on_progress)
         job.image_done.connect(self._on_image_done)
         job.image_failed.connect(self._on_image_failed)

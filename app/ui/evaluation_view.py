@@ -347,6 +347,7 @@ class EvaluationView(QWidget):
         job.progress.connect(self._on_progress)
         job.image_failed.connect(self._on_image_failed)
         job.device_ready.connect(self._on_device_ready)
+        job.preparing.connect(self._on_preparing)
         job.finished.connect(self._on_finished)
         job.cancelled.connect(self._on_cancelled)
         job.failed.connect(self._on_failed)
@@ -423,6 +424,10 @@ class EvaluationView(QWidget):
     def _on_image_failed(self, path: str, message: str) -> None:
         if not self._from_detached():
             self._log(f"Skipped {message}")
+
+    def _on_preparing(self, text: str) -> None:
+        if not self._from_detached():
+            self._log(text)
 
     def _on_device_ready(self, name: str) -> None:
         if not self._from_detached():
