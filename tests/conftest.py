@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The window and ``srn detect`` pick their inference backend by ``auto`` (OpenVINO on the CPU):
+# converting and checking each test's freshly made model would cost seconds per test, so tests
+# run torch unless they ask for another (tests/test_backends.py, the e2e backend tests).
+os.environ.setdefault("DARKFACE_BACKEND", "torch")
 
 from pathlib import Path  # noqa: E402
 
