@@ -1,6 +1,8 @@
-"""SRN inference speed: our computation vs the authors' naive one vs torchvision's RetinaNet.
+"""SRN inference speed: our computation vs the authors' naive one vs torchvision's RetinaNet,
+and on the CPU the inference backends (torch vs OpenVINO at each precision).
 
     python benchmarks/detect_bench.py [--repeat 3] [--device cpu] [--skip-multiscale]
+                                      [--skip-retinanet] [--skip-backends] [--stream 32]
                                       [--precision fp16 --batch 8]    # on a GPU
 
 Same random weights (seeded), same synthetic 1080×720 night image, one run. Prints median
@@ -13,6 +15,15 @@ plus the ratios, the share of pre- and post-processing, how far our detections a
 naive ones, and the multi-scale time at --max-size.
 Goals (issue 4): CPU ≥ 1.3× faster than naive with identical detections, post-processing < 5 %;
 CUDA fp16 batch 8 ≥ 100 images/s on an H100-class GPU.
+
+Backends (issue 17, CPU only): on the shipped demo model (trained, so its scores are not tied)
+and on the authors' architecture (ResNet-50, the random weights above), each of torch default,
+OpenVINO fp32, bf16 (where native) and int8 (where NNCF is installed): s/image, the ratio to
+torch, GFLOP/s against this process's measured fp32 matmul peak, and beside each its agreement
+with torch fp32 (the ``precision="auto"`` check); what ``auto`` picks and its multi-scale time;
+the streaming path's images/s over ``--stream`` files; and the demo model's AP@0.5 on 20
+held-out synthetic night scenes per precision. Goal: auto ≥ 3× torch where its check passes,
+≥ 1.5× with fp32 alone.
 """
 
 from __future__ import annotations
@@ -72,6 +83,8 @@ def main() -> None:
     parser.add_argument("--max-size", type=int, default=1400)
     parser.add_argument("--skip-multiscale", action="store_true")
     parser.add_argument("--skip-retinanet", action="store_true")
+    parser.add_argument("--skip-backends", action="store_true", help="no torch-vs-OpenVINO section")
+    parser.add_argument("--stream", type=int, default=32, help="files for the streaming measurement")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -93,7 +106,7 @@ def main() -> None:
     ours = per_image(run)
 
     # Stages of our pass: preprocessing, network, post-processing (each timed alone).
-    batch = detector._to_tensor(images).contiguous(memory_format=torch.channels_last)
+    batch = detector.backend.to_tensor(images).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         output = detector.model(batch)
     anchors = detector._anchors_for([lv.size for lv in output.levels])
@@ -107,7 +120,7 @@ def main() -> None:
             postprocess.detect_boxes(output, anchors, detector.inference, [image.shape[:2]] * args.batch,
                                      config=detector.config)
 
-    pre_t = per_image(lambda: detector._to_tensor(images))
+    pre_t = per_image(lambda: detector.backend.to_tensor(images))
     net_t = per_image(network)
     post_t = per_image(post)
     candidates = sum(int((torch.sigmoid(lv.cls2) > 0.05).sum()) for lv in output.levels) // args.batch
@@ -152,6 +165,11 @@ def main() -> None:
     if not args.skip_multiscale:
         ms = timed(lambda: detector.detect([image], mode="multiscale", max_size=args.max_size), 1, sync)
         print(f"multi-scale (max_size {args.max_size})     {ms:8.3f} s/image ({ms / ours:.1f}x single-scale)")
+
+    if not args.skip_backends and detector.device.type == "cpu":
+        from backend_compare import compare_backends
+
+        compare_backends(model, args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""The backends section of ``detect_bench.py``: torch vs OpenVINO at each precision, on the CPU.
+
+    python benchmarks/backend_compare.py [--repeat 3] [--stream 32]     # this section alone
+
+Everything in one process on the same input (a synthetic 1080×720 scene), median of
+``--repeat`` timed runs after one warm-up; compiled models go to a temporary cache, so every
+conversion and check is measured from scratch (and printed as such).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from srn.data.synth import make_sample
+from srn.engine.backends import openvino_backend
+from srn.engine.backends.agreement import agreement
+from srn.engine.detector import Detector
+from srn.engine.shipped_models import demo_model_path
+from srn.eval.synthetic import NIGHT_SET, ap_on_night_set, write_night_set
+from srn.imageio import write_image
+from srn.model.config import SRNConfig
+from srn.model.srn_net import SRN
+
+
+def median_time(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def network_gflop(model: SRN, height: int, width: int) -> float:
+    """FLOPs of one selective forward pass (torch's counter: 2 per multiply-add)."""
+    x = torch.zeros(1, 3, height, width)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def fp32_peak_gflops(repeat: int = 5) -> float:
+    """What this process gets from a large fp32 matmul on all its threads: the attainable peak."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    seconds = median_time(lambda: a @ b, repeat)
+    return 2 * 2048**3 / seconds / 1e9
+
+
+def compare_backends(model: SRN, args, label: str = "ResNet-50, random weights") -> None:
+    peak = fp32_peak_gflops()
+    runs = ", ".join(openvino_backend.available_precisions())
+    print(f"\n== backends on the CPU ({torch.get_num_threads()} threads; fp32 matmul peak {peak:.0f} GFLOP/s; "
+          f"openvino {openvino_backend.openvino_version()}; can run {runs})")
+    scenes = [np.ascontiguousarray(make_sample(seed=4242, index=i, config=NIGHT_SET).day) for i in range(2)]
+    demo = Detector.from_checkpoint(demo_model_path(), device="cpu").model
+    for name, net in (("demo model (ResNet-18, trained)", demo), (f"authors' architecture ({label})", model)):
+        one_model(name, net, scenes, args, peak)
+
+
+def one_model(name: str, model: SRN, scenes: list[np.ndarray], args, peak: float) -> None:
+    image = scenes[0]
+    gflop = network_gflop(model, *image.shape[:2])
+    print(f"\n-- {name}: {gflop:.0f} GFLOP per 1080×720 image")
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "compiled"
+        torch_det = Detector(model, device="cpu")
+        reference = [torch_det.detect(s)[0] for s in scenes]
+        base = median_time(lambda: torch_det.detect(image), args.repeat)
+        print(f"{'torch fp32 (default)':28s} {base:7.2f} s/image  1.00x  {gflop / base:6.0f} GFLOP/s "
+              f"({100 * gflop / base / peak:3.0f} % of peak)")
+        built = {}
+        for precision in ("fp32", "bf16", "int8"):
+            reason = openvino_backend.why_unavailable(precision)
+            if reason:
+                print(f"{'openvino ' + precision:28s} not run: {reason}")
+                continue
+            start = time.perf_counter()
+            det = Detector(model, device="cpu", backend="openvino", precision=precision, cache_dir=cache,
+                           sample_images=scenes)
+            prepared = time.perf_counter() - start
+            built[precision] = det
+            t = median_time(lambda d=det: d.detect(image), args.repeat)
+            agree = agreement(reference, [det.detect(s)[0] for s in scenes])
+            print(f"{'openvino ' + precision:28s} {t:7.2f} s/image  {base / t:4.2f}x  {gflop / t:6.0f} GFLOP/s "
+                  f"({100 * gflop / t / peak:3.0f} % of fp32 peak); first build {prepared:.1f} s; "
+                  f"{'PASSES' if agree.passed else 'FAILS'}: {agree.describe()}")
+        start = time.perf_counter()
+        auto = Detector(model, device="cpu", backend="auto", precision="auto", cache_dir=cache, sample_images=scenes)
+        check = time.perf_counter() - start
+        start = time.perf_counter()
+        Detector(model, device="cpu", backend="auto", precision="auto", cache_dir=cache)
+        second = time.perf_counter() - start
+        t_auto = median_time(lambda: auto.detect(image), args.repeat)
+        print(f"auto picks {auto.backend.describe()} ({auto.choice.reason}): {t_auto:.2f} s/image, "
+              f"{base / t_auto:.2f}x torch; first start {check:.1f} s (check included), second start {second:.2f} s")
+        if not args.skip_multiscale:
+            ms_torch = median_time(lambda: torch_det.detect(image, mode="multiscale", max_size=args.max_size), 1)
+            ms_auto = median_time(lambda: auto.detect(image, mode="multiscale", max_size=args.max_size), 1)
+            print(f"multi-scale (max_size {args.max_size}): torch {ms_torch:.1f} s, auto {ms_auto:.1f} s "
+                  f"({ms_torch / ms_auto:.2f}x)")
+        stream(model, scenes, args, cache, base)
+        if "demo" in name:
+            held_out(built, args)
+
+
+def stream(model: SRN, scenes, args, cache: Path, base: float) -> None:
+    """images/s of ``detect_files`` over ``--stream`` files (decode on threads, requests in flight)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [write_image(Path(tmp) / f"{i}.png", scenes[i % len(scenes)]) for i in range(args.stream)]
+        det = Detector(model, device="cpu", backend="auto", precision="auto", cache_dir=cache, hint="THROUGHPUT")
+        start = time.perf_counter()
+        done = sum(r.error is None for r in det.detect_files(paths))
+        rate = done / (time.perf_counter() - start)
+        print(f"streaming {args.stream} files ({det.backend.describe()}, throughput hint): {rate:.2f} images/s "
+              f"({rate * base:.2f}x torch's single-image rate)")
+
+
+def held_out(built: dict, args) -> None:
+    """AP@0.5 of the demo model on 20 held-out synthetic night scenes (MSRCR), per precision."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_night_set(Path(tmp) / "held_out", 20, seed=7)
+        ap = {"torch fp32": ap_on_night_set(demo_model_path(), folder, enhanced=True)}
+        for precision, det in built.items():
+            ap[f"openvino {precision}"] = ap_on_night_set(demo_model_path(), folder, enhanced=True, detector=det)
+        base = ap["torch fp32"]
+        print("demo model AP@0.5 on 20 held-out MSRCR night scenes (seed 7): "
+              + ", ".join(f"{k} {v:.4f} ({100 * (v - base):+.2f} points)" for k, v in ap.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stream", type=int, default=32)
+    parser.add_argument("--max-size", type=int, default=1400)
+    parser.add_argument("--skip-multiscale", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = SRN(SRNConfig(backbone="resnet50"))
+    with torch.no_grad():  # the same spread-out classifier as detect_bench.py
+        model.cls_subnet_pred.weight.normal_(0.0, 0.5)
+        model.cls_subnet_pred.bias.fill_(-2.0)
+    compare_backends(model.eval(), args)
+
+
+if __name__ == "__main__":
+    main()
