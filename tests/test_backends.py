@@ -19,7 +19,7 @@ from srn.engine.backends.torch_backend import TorchBackend
 from srn.engine.detector import Detector
 from srn.engine.postprocess import Detections
 from srn.engine.shipped_models import demo_model_path
-from srn.eval.synthetic import NIGHT_SET
+from srn.eval.synthetic import NIGHT_SET, ap_on_night_set, write_night_set
 from srn.imageio import read_image, write_image
 from srn.model.config import SRNConfig
 from srn.model.inference_graph import InferenceGraph, level_sizes, output_layout, to_srn_output
@@ -264,12 +264,19 @@ def test_int8_is_calibrated_on_the_images_given_and_cached(tmp_path, scenes, dem
 
 @pytest.mark.skipif("BF16" not in openvino_backend.native_capabilities(), reason="this CPU has no native bf16")
 @pytest.mark.slow
-def test_bf16_keeps_the_trained_models_top_boxes(tmp_path, scenes, demo_torch):
+def test_bf16_keeps_the_trained_models_top_boxes_and_its_ap(tmp_path, demo_torch):
+    """Full 1080×720 scenes, as reviewers detect: on 540×360 crops most of an image's top 50 are
+    background boxes scoring ~0.1, whose box voting bf16 can shift, and a crop can fall below 98 %."""
+    full = [np.ascontiguousarray(make_sample(seed=77, index=i, config=NIGHT_SET).day) for i in range(2)]
     detector = Detector.from_checkpoint(demo_model_path(), device="cpu", backend="openvino", precision="bf16",
                                         cache_dir=tmp_path)
-    want = [demo_torch.detect(image)[0] for image in scenes]
-    result = agreement(want, [detector.detect(image)[0] for image in scenes])
-    assert result.passed, result.describe()
+    for image in full:  # each image on its own: the worst decides
+        result = agreement([demo_torch.detect(image)[0]], [detector.detect(image)[0]])
+        assert result.passed, result.describe()
+    folder = write_night_set(tmp_path / "held_out", 8, seed=7)
+    want = ap_on_night_set(demo_model_path(), folder, enhanced=True)
+    got = ap_on_night_set(demo_model_path(), folder, enhanced=True, detector=detector)
+    assert want > 0.5 and abs(got - want) <= 0.005, (want, got)
 
 
 # -- the command line ---------------------------------------------------------------------------
