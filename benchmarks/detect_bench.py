@@ -19,8 +19,8 @@ CUDA fp16 batch 8 ≥ 100 images/s on an H100-class GPU.
 Backends (issue 17, CPU only): on the shipped demo model (trained, so its scores are not tied)
 and on the authors' architecture (ResNet-50, the random weights above), each of torch default,
 OpenVINO fp32, bf16 (where native) and int8 (where NNCF is installed): s/image, the ratio to
-torch, GFLOP/s against this process's measured fp32 matmul peak, and beside each its agreement
-with torch fp32 (the ``precision="auto"`` check); what ``auto`` picks and its multi-scale time;
+torch, GFLOP/s against this process's large-matmul peak for that precision, and beside each its
+agreement with torch fp32 (the ``precision="auto"`` check); what ``auto`` picks and its multi-scale time;
 the streaming path's images/s over ``--stream`` files; and the demo model's AP@0.5 on 20
 held-out synthetic night scenes per precision. Goal: auto ≥ 3× torch where its check passes,
 ≥ 1.5× with fp32 alone.
