@@ -144,6 +144,54 @@ def one_model(name: str, model: SRN, scenes: list[np.ndarray], args, peak: dict[
         stream(model, scenes, args, cache, base)
         if "demo" in name:
             held_out(built, args)
+            if not args.skip_shapes:
+                shape_policy(model, scenes, args)
+
+
+def shape_policy(model: SRN, scenes, args) -> None:
+    """Dynamic height and width (what the backend compiles) vs a static shape per padded bucket
+    (sides rounded up to 128), and vs a static shape of exactly the image's size (the cost of
+    being dynamic): the network alone, fp32 and bf16, on the 1080×720 scene and a 900×600 crop,
+    with the first dynamic call at each size and each static compile (a bucket's price)."""
+    import openvino as ov
+
+    ir = openvino_backend.convert(model)
+    sizes = [scenes[0], np.ascontiguousarray(scenes[1][:600, :900])]
+    for precision in ("fp32", "bf16"):
+        if openvino_backend.why_unavailable(precision):
+            continue
+        hint = {"fp32": "f32", "bf16": "bf16"}[precision]
+        core = ov.Core()
+        dynamic = core.compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"})
+        cells = []
+        for image in sizes:
+            h, w = image.shape[:2]
+            batch = image[None]
+            request = dynamic.create_infer_request()
+            start = time.perf_counter()
+            request.infer([batch])
+            first_dynamic = time.perf_counter() - start
+            t_dynamic = median_time(lambda r=request, b=batch: r.infer([b]), args.repeat)
+            bh, bw = -(-h // 128) * 128, -(-w // 128) * 128
+            padded = np.zeros((1, bh, bw, 3), np.uint8)
+            padded[0, :h, :w] = image
+            static_ir = ir.clone()
+            static_ir.reshape([1, bh, bw, 3])
+            start = time.perf_counter()
+            static = core.compile_model(static_ir, "CPU", {"INFERENCE_PRECISION_HINT": hint,
+                                                           "PERFORMANCE_HINT": "LATENCY"})
+            compile_s = time.perf_counter() - start
+            srequest = static.create_infer_request()
+            t_static = median_time(lambda r=srequest, b=padded: r.infer([b]), args.repeat)
+            exact_ir = ir.clone()
+            exact_ir.reshape([1, h, w, 3])
+            exact = core.compile_model(exact_ir, "CPU", {"INFERENCE_PRECISION_HINT": hint,
+                                                         "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+            t_exact = median_time(lambda r=exact, b=batch: r.infer([b]), args.repeat)
+            cells.append(f"{w}×{h}: dynamic {t_dynamic:.3f} s (first call {first_dynamic:.2f} s), "
+                         f"static {bw}×{bh} bucket {t_static:.3f} s (+{compile_s:.1f} s to compile), "
+                         f"static at exactly {w}×{h} {t_exact:.3f} s")
+        print(f"shapes, {precision}: " + "; ".join(cells))
 
 
 def stream(model: SRN, scenes, args, cache: Path, base: float) -> None:
@@ -176,6 +224,7 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=32)
     parser.add_argument("--max-size", type=int, default=1400)
     parser.add_argument("--skip-multiscale", action="store_true")
+    parser.add_argument("--skip-shapes", action="store_true", help="no dynamic-shape vs padded-bucket timing")
     args = parser.parse_args()
     torch.manual_seed(0)
     model = SRN(SRNConfig(backbone="resnet50"))

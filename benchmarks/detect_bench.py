@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--max-size", type=int, default=1400)
     parser.add_argument("--skip-multiscale", action="store_true")
+    parser.add_argument("--skip-shapes", action="store_true", help="no dynamic-shape vs padded-bucket timing")
     parser.add_argument("--skip-retinanet", action="store_true")
     parser.add_argument("--skip-backends", action="store_true", help="no torch-vs-OpenVINO section")
     parser.add_argument("--stream", type=int, default=32, help="files for the streaming measurement")
