@@ -10,13 +10,13 @@ conversion and check is measured from scratch (and printed as such).
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import best_time, median_time
 from torch.utils.flop_counter import FlopCounterMode
 
 from srn.data.synth import make_sample
@@ -28,16 +28,6 @@ from srn.eval.synthetic import NIGHT_SET, ap_on_night_set, write_night_set
 from srn.imageio import write_image
 from srn.model.config import SRNConfig
 from srn.model.srn_net import SRN
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def network_gflop(model: SRN, height: int, width: int) -> float:
@@ -71,16 +61,6 @@ def share(gflops: float, peak: dict[str, float], precision: str) -> str:
     if precision not in peak:
         return f"no {precision} peak measured"
     return f"{100 * gflops / peak[precision]:3.0f} % of the {precision} peak"
-
-
-def best_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def compare_backends(model: SRN, args, label: str = "ResNet-50, random weights") -> None:

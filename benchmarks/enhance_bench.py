@@ -18,9 +18,9 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
+from timing import median_time
 
 from srn.data.synth import SynthConfig, make_sample
 from srn.enhance import MSRCPParams, MSRCRParams, MSRParams, RetinexCache, enhance
@@ -42,13 +42,7 @@ print(json.dumps({"first": first, "second": second, "peak_mb": peak / 1024, "ext
 
 
 def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
+    return 1000 * median_time(fn, repeat)
 
 
 def main() -> None:
