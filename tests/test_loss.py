@@ -9,7 +9,7 @@ import torch
 from torchvision.ops import sigmoid_focal_loss as tv_focal
 
 from srn.model.anchors import all_anchors
-from srn.model.box_coding import decode, encode
+from srn.model.box_geometry import decode, encode
 from srn.model.config import SRNConfig
 from srn.model.loss import LossConfig, SRNLoss, Target
 from srn.model.outputs import LevelOutput, SRNOutput

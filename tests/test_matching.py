@@ -7,10 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srn.engine.postprocess import box_iou_plus_one
 from srn.model.anchors import all_anchors, level_anchors
+from srn.model.box_geometry import box_ioa_plus_one, box_iou_plus_one
 from srn.model.config import SRNConfig
-from srn.model.matching import box_ioa_plus_one, match
+from srn.model.matching import match
 
 F64 = torch.float64
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from srn.model.anchors import all_anchors, base_anchors, level_anchors
-from srn.model.box_coding import decode, encode
+from srn.model.box_geometry import decode, encode
 from srn.model.config import SRNConfig
 
 # srn.md's table: stride, cell (0,0) scale 2, cell (0,0) scale 2√2, cell (1,0) both scales.

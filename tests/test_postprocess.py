@@ -10,20 +10,16 @@ from torchvision.ops import nms
 
 from srn.engine.postprocess import (
     Detections,
-    box_iou_plus_one,
     box_voting,
-    clip_boxes,
     clip_detections,
     concat,
     detect_boxes,
     filter_by_size,
-    flip_boxes,
     nms_plus_one,
-    scale_boxes,
     vote_detections,
 )
 from srn.model.anchors import all_anchors
-from srn.model.box_coding import encode
+from srn.model.box_geometry import box_iou_plus_one, clip_boxes, encode, flip_boxes, scale_boxes
 from srn.model.config import InferenceConfig, SRNConfig
 from srn.model.outputs import LevelOutput, SRNOutput
 

@@ -45,6 +45,7 @@ from srn.engine.checkpoint import (
 from srn.engine.device import describe, pick_device
 from srn.engine.postprocess import Detections
 from srn.model.anchors import all_anchors
+from srn.model.box_geometry import flip_boxes, scale_boxes
 from srn.model.config import InferenceConfig, SRNConfig
 from srn.model.outputs import SRNOutput
 from srn.model.srn_net import SRN
@@ -203,9 +204,9 @@ class Detector:
         det = self._forward([image])[0]
         boxes = det.boxes
         if flip:
-            boxes = postprocess.flip_boxes(boxes, image.shape[1])
+            boxes = flip_boxes(boxes, image.shape[1])
         if scale != 1.0:
-            boxes = postprocess.scale_boxes(boxes, scale)
+            boxes = scale_boxes(boxes, scale)
         return Detections(boxes=boxes, scores=det.scores, levels=det.levels)
 
     def _multiscale(self, image: np.ndarray, max_size: int) -> Detections:
@@ -223,7 +224,7 @@ class Detector:
         else:
             ratio = math.sqrt(budget / w / h)
             largest = cv2.resize(image, (0, 0), fx=ratio, fy=ratio, interpolation=cv2.INTER_LINEAR)
-            rescale = lambda d, s: Detections(postprocess.scale_boxes(d.boxes, s), d.scores, d.levels)  # noqa: E731
+            rescale = lambda d, s: Detections(scale_boxes(d.boxes, s), d.scores, d.levels)  # noqa: E731
             parts.append(rescale(self._pass(largest), ratio))
             parts.append(rescale(self._pass(largest, flip=True), ratio))
             small = postprocess.concat([

@@ -14,7 +14,7 @@ for a batch of N images with per-image results.
   ``> cfg.first_step_threshold`` (intersection of both index sets);
 * STR levels (``SRNConfig.str_levels``, P5–P7) refine the anchors with the first-step deltas,
   then decode the second-step deltas on the refined anchors; other levels decode the
-  second-step deltas on the plain anchors. Decoding is :func:`srn.model.box_coding.decode`
+  second-step deltas on the plain anchors. Decoding is :func:`srn.model.box_geometry.decode`
   (exclusive widths; ``cfg.max_delta`` caps dw, dh from above as a safety clamp only);
 * the reported score is the second-step score; the top ``cfg.pre_nms_top_k`` survivors by
   score are kept;
@@ -29,9 +29,9 @@ The authors refine the STR anchors in place inside their per-image loop, so in a
 b's anchors are refined b + 1 times (a bug; their test runs one image at a time). Here every
 image of a batch gets exactly the single-image result.
 
-Multi-scale test helpers: :func:`flip_boxes` (undo a horizontal flip), :func:`scale_boxes`
-(undo a resize), :func:`filter_by_size` (the authors' > 30 px / < 100 px rules),
-:func:`box_voting` (``bbox_vote``), :func:`clip_boxes` / :func:`clip_detections`, :func:`concat`,
+Multi-scale test helpers (undoing a flip or a resize is ``srn.model.box_geometry``'s):
+:func:`filter_by_size` (the authors' > 30 px / < 100 px rules), :func:`box_voting`
+(``bbox_vote``), :func:`clip_detections`, :func:`concat`,
 and :func:`vote_detections`, which chains voting, clipping and the final zero-score filter as
 ``tools/test.py`` does.
 """
@@ -45,8 +45,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou, nms
 
-from srn.model.box_coding import decode
-from srn.model.box_overlap import box_iou_plus_one
+from srn.model.box_geometry import clip_boxes, decode
 from srn.model.config import InferenceConfig, SRNConfig
 from srn.model.outputs import SRNOutput
 
@@ -54,15 +53,11 @@ __all__ = [
     "Detections",
     "detect_boxes",
     "nms_plus_one",
-    "box_iou_plus_one",
     "box_voting",
     "vote_detections",
     "concat",
     "clip_detections",
-    "flip_boxes",
-    "scale_boxes",
     "filter_by_size",
-    "clip_boxes",
 ]
 
 
@@ -363,26 +358,6 @@ def vote_detections(
 # ------------------------------------------------------------------------ multi-scale helpers
 
 
-def flip_boxes(boxes: Tensor, width: int | float) -> Tensor:
-    """Boxes found on a horizontally flipped image of ``width`` px, in the unflipped image.
-
-    The authors' ``bbox_flip`` (inclusive pixels): ``x1' = W − x2 − 1``, ``x2' = W − x1 − 1``.
-    """
-    out = boxes.clone()
-    out[..., 0] = width - boxes[..., 2] - 1
-    out[..., 2] = width - boxes[..., 0] - 1
-    return out
-
-
-def scale_boxes(boxes: Tensor, factor: float) -> Tensor:
-    """Boxes found on an image resized by ``factor``, in the original image's coordinates.
-
-    The authors' ``bbox_resize`` (pixel-centre mapping, as ``cv2.resize`` samples):
-    ``x = (x' − (factor − 1)/2) / factor``, the same for every coordinate.
-    """
-    return (boxes - (factor - 1) / 2.0) / factor
-
-
 def filter_by_size(
     detections: Detections,
     min_size: float | None = None,
@@ -416,9 +391,3 @@ def clip_detections(detections: Detections, height: int, width: int) -> Detectio
     return Detections(clip_boxes(detections.boxes, height, width), detections.scores, detections.levels)
 
 
-def clip_boxes(boxes: Tensor, height: int, width: int) -> Tensor:
-    """Clip x to [0, width − 1] and y to [0, height − 1] (the authors' ``clip_bbox``)."""
-    out = boxes.clone()
-    out[..., 0::2] = boxes[..., 0::2].clamp(0, width - 1)
-    out[..., 1::2] = boxes[..., 1::2].clamp(0, height - 1)
-    return out

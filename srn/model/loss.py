@@ -5,11 +5,11 @@ The authors released no training code; this follows the paper, with the choices 
 **Targets.** :class:`Target` holds one image's faces as x1 y1 x2 y2 in the detector's
 coordinates, which are the project's **inclusive pixel extents** (``srn.formats``: a face on
 columns 10..19 is ``x1 = 10, x2 = 19``) — label-file boxes go in unchanged, only rescaled /
-shifted / flipped with the image (``x1' = W − x2 − 1``, as ``postprocess.flip_boxes``). That is
+shifted / flipped with the image (``x1' = W − x2 − 1``, as ``box_geometry.flip_boxes``). That is
 what the decoded boxes *are* at test time: the authors' pipeline clips them to ``[0, W − 1]``,
 flips them with ``W − x − 1``, NMSes and votes with "+1" IoU and writes ``w = x2 − x1 + 1``.
-:func:`srn.model.box_coding.decode` only *parametrises* the deltas with the exclusive width
-``x2 − x1``; since :func:`~srn.model.box_coding.encode` is its exact inverse, training on
+:func:`srn.model.box_geometry.decode` only *parametrises* the deltas with the exclusive width
+``x2 − x1``; since :func:`~srn.model.box_geometry.encode` is its exact inverse, training on
 ``encode(face, anchor)`` makes the network output the face in the same inclusive coordinates
 (adding 1 to x2 would bias every detection by a pixel). A real face must be at least 2 px
 inclusive (exclusive width ≥ 1) on each side; narrower ones are treated as ignore regions, so
@@ -57,8 +57,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import sigmoid_focal_loss
 
-from srn.model.box_coding import decode, encode
-from srn.model.box_overlap import box_iou_plus_one
+from srn.model.box_geometry import box_iou_plus_one, decode, encode
 from srn.model.config import SRNConfig
 from srn.model.matching import match
 from srn.model.outputs import SRNOutput

@@ -2,7 +2,7 @@
 
 :func:`match` labels every anchor of one image, all pyramid levels at once:
 
-* IoU is the inclusive "+1" IoU of :func:`srn.model.box_overlap.box_iou_plus_one`, the one the
+* IoU is the inclusive "+1" IoU of :func:`srn.model.box_geometry.box_iou_plus_one`, the one the
   authors' NMS and voting use. Anchors, refined anchors and ground truth are all x1 y1 x2 y2 in
   the detector's coordinates (inclusive pixel extents, see :mod:`srn.model.loss`).
 * **thresholds**: with ``m`` the anchor's largest IoU over the *real* faces (``ignore=False``),
@@ -38,9 +38,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from srn.model.box_overlap import box_ioa_plus_one, box_iou_plus_one
+from srn.model.box_geometry import box_ioa_plus_one, box_iou_plus_one
 
-__all__ = ["MatchResult", "match", "box_ioa_plus_one", "CHUNK"]
+__all__ = ["MatchResult", "match", "CHUNK"]
 
 CHUNK = 32768  # anchors per IoU block
 
