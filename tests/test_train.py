@@ -62,6 +62,29 @@ def test_config_defaults_validation_and_set():
         TrainConfig(enhance={"method": "nope"})
 
 
+# One value each setting refuses (a string where a number, bool, list or dict belongs, or out of range).
+BAD_VALUES = {
+    "data": [{"type": "x"}], "val": [3], "enhance": {"method": "nope"}, "enhance_cache": 5,
+    "pseudo_labels": {"threshold": 0.5}, "backbone": "vgg", "channels": 0, "size": 16, "backbone_weights": 1,
+    "lr": 0, "momentum": -0.1, "weight_decay": float("nan"), "warmup_iters": -1, "warmup_factor": 1.5,
+    "lr_steps": [5, 3], "lr_gamma": "0.1", "epochs": 1.5, "batch_size": True, "max_iters": 0, "amp": "fp8",
+    "grad_clip": -1, "freeze_bn": 1, "sync_bn": None, "augment": "yes", "workers": -2, "seed": -1,
+    "device": 0, "checkpoint_every": 0, "log_every": -5,
+}
+
+
+def test_every_setting_has_a_check_that_names_it():
+    from dataclasses import fields
+
+    names = [f.name for f in fields(TrainConfig)]
+    assert sorted(names) == sorted(BAD_VALUES)  # a new setting needs a bad value here, and a check
+    for f in fields(TrainConfig):
+        assert callable(f.metadata.get("check")), f.name
+        TrainConfig(**{f.name: f.default})  # the default passes its own check
+        with pytest.raises(ConfigError, match=rf"^{f.name}\b"):
+            TrainConfig(**{f.name: BAD_VALUES[f.name]})
+
+
 def test_config_file_relative_paths_and_errors(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"data": [{"type": "manifest", "path": "m.jsonl"}], "epochs": 3}))

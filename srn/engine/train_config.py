@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,109 +38,133 @@ class ConfigError(ValueError):
     """A setting that cannot be used; the message names it."""
 
 
+# ----------------------------------------------------------------------- per-field checks
+# Each check takes (name, value) and raises ConfigError naming the setting; a field declares
+# its check in its metadata (``_checked``), and ``TrainConfig`` runs every field's check.
+Check = Callable[[str, Any], None]
+
+
+def _fail(name: str, value: Any, message: str) -> None:
+    raise ConfigError(f"{name}: {message} (got {value!r})")
+
+
+def _rule(ok: Callable[[Any], bool], message: str) -> Check:
+    def check(name: str, value: Any) -> None:
+        if not ok(value):
+            _fail(name, value, message)
+    return check
+
+
+def _or_null(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or ok(v)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_num(value: Any) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+POSITIVE_INT = _rule(lambda v: _is_int(v) and v >= 1, "must be a positive integer")
+NON_NEGATIVE_INT = _rule(lambda v: _is_int(v) and v >= 0, "must be a non-negative integer")
+POSITIVE_NUMBER = _rule(lambda v: _is_num(v) and v > 0, "must be a positive number")
+NON_NEGATIVE_NUMBER = _rule(lambda v: _is_num(v) and v >= 0, "must be a non-negative number")
+BOOLEAN = _rule(lambda v: isinstance(v, bool), "must be true or false")
+PATH_OR_NULL = _rule(_or_null(lambda v: isinstance(v, str)), "must be a path string or null")
+
+
+def _one_of(choices: tuple[str, ...]) -> Check:
+    return _rule(lambda v: v in choices, f"must be one of {', '.join(choices)}")
+
+
+def _data_specs(name: str, value: Any) -> None:
+    for index, spec in enumerate(_as_list(value, name)):
+        _check_spec(spec, name, index)
+
+
+def _enhance(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        _fail(name, value, "must be a dict of srn.enhance parameters (with 'method') or null")
+    from srn.enhance import ParamError, params_from_dict
+
+    try:
+        params_from_dict(value)
+    except (ParamError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _pseudo_labels(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict) or "images" not in value or not isinstance(value["images"], str):
+        _fail(name, value, "must be a dict with 'images' (a folder) and optional 'threshold', 'weight'")
+    unknown = sorted(set(value) - PSEUDO_KEYS)
+    if unknown:
+        raise ConfigError(f"{name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(PSEUDO_KEYS))})")
+    threshold, weight = value.get("threshold", 0.8), value.get("weight", 0.5)
+    if not _is_num(threshold) or not 0 <= threshold <= 1:
+        raise ConfigError(f"{name}.threshold: must be in [0, 1] (got {value.get('threshold')!r})")
+    if not _is_num(weight) or not weight >= 0:
+        raise ConfigError(f"{name}.weight: must be a non-negative number (got {value.get('weight')!r})")
+
+
+def _checked(default: Any, check: Check) -> Any:
+    """A dataclass field with ``default`` whose value ``check`` validates."""
+    return field(default=default, metadata={"check": check})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    data: tuple = ()  # data specs (module docstring)
-    val: tuple = ()  # held-out data specs: AP@0.5 in the final checkpoint
-    enhance: dict | None = None  # srn.enhance MethodParams dict applied to every training image
-    enhance_cache: str | None = None  # folder of the enhancement cache
-    pseudo_labels: dict | None = None  # {"images": DIR, "threshold": 0.8, "weight": 0.5}
-    backbone: str = "resnet50"
-    channels: int = 256
-    size: int = 1024
-    backbone_weights: str | None = None  # local ImageNet state dict for the backbone (no --init)
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup_iters: int = 500
-    warmup_factor: float = 1.0 / 3.0  # lr multiplier at iteration 0, rising linearly to 1
-    lr_steps: tuple = (100, 120)  # epochs
-    lr_gamma: float = 0.1
-    epochs: int = 130
-    batch_size: int = 32  # global: split across DDP ranks
-    max_iters: int | None = None  # cap on the total iterations
-    amp: str = "none"  # none | bf16 | fp16 (fp16 needs CUDA; uses a GradScaler)
-    grad_clip: float | None = None  # max gradient norm
-    freeze_bn: bool | None = None  # null: frozen when starting from weights (init, resume, backbone),
-                                   # trained from scratch
-    sync_bn: bool = False  # SyncBatchNorm under DDP (needs freeze_bn false and CUDA)
-    augment: bool = True
-    workers: int = 4
-    seed: int = 0
-    device: str = "auto"
-    checkpoint_every: int = 1000  # iterations
-    log_every: int = 20  # iterations
+    data: tuple = _checked((), _data_specs)  # data specs (module docstring)
+    val: tuple = _checked((), _data_specs)  # held-out data specs: AP@0.5 in the final checkpoint
+    enhance: dict | None = _checked(None, _enhance)  # srn.enhance MethodParams dict applied to every image
+    enhance_cache: str | None = _checked(None, PATH_OR_NULL)  # folder of the enhancement cache
+    pseudo_labels: dict | None = _checked(None, _pseudo_labels)  # {"images": DIR, "threshold": 0.8, "weight": 0.5}
+    backbone: str = _checked("resnet50", _one_of(BACKBONES))
+    channels: int = _checked(256, POSITIVE_INT)
+    size: int = _checked(1024, _rule(lambda v: _is_int(v) and v >= 32, "must be an integer of at least 32 px"))
+    backbone_weights: str | None = _checked(None, PATH_OR_NULL)  # local ImageNet state dict (no --init)
+    lr: float = _checked(0.01, POSITIVE_NUMBER)
+    momentum: float = _checked(0.9, NON_NEGATIVE_NUMBER)
+    weight_decay: float = _checked(1e-4, NON_NEGATIVE_NUMBER)
+    warmup_iters: int = _checked(500, NON_NEGATIVE_INT)
+    # lr multiplier at iteration 0, rising linearly to 1
+    warmup_factor: float = _checked(1.0 / 3.0, _rule(lambda v: _is_num(v) and 0 < v <= 1, "must be in (0, 1]"))
+    lr_steps: tuple = _checked((100, 120), _rule(  # epochs
+        lambda v: all(_is_int(e) and e >= 0 for e in v) and list(v) == sorted(v),
+        "must be increasing non-negative epochs"))
+    lr_gamma: float = _checked(0.1, POSITIVE_NUMBER)
+    epochs: int = _checked(130, POSITIVE_INT)
+    batch_size: int = _checked(32, POSITIVE_INT)  # global: split across DDP ranks
+    max_iters: int | None = _checked(None, _rule(  # cap on the total iterations
+        _or_null(lambda v: _is_int(v) and v >= 1), "must be a positive integer or null"))
+    amp: str = _checked("none", _one_of(AMP_MODES))  # none | bf16 | fp16 (fp16 needs CUDA; uses a GradScaler)
+    grad_clip: float | None = _checked(None, _rule(  # max gradient norm
+        _or_null(lambda v: _is_num(v) and v > 0), "must be a positive number or null"))
+    # null: frozen when starting from weights (init, resume, backbone), trained from scratch
+    freeze_bn: bool | None = _checked(None, _rule(
+        _or_null(lambda v: isinstance(v, bool)), "must be true or false (or null: chosen by how training starts)"))
+    sync_bn: bool = _checked(False, BOOLEAN)  # SyncBatchNorm under DDP (needs freeze_bn false and CUDA)
+    augment: bool = _checked(True, BOOLEAN)
+    workers: int = _checked(4, NON_NEGATIVE_INT)
+    seed: int = _checked(0, NON_NEGATIVE_INT)
+    device: str = _checked("auto", _rule(lambda v: isinstance(v, str),
+                                         "must be a string: auto, cpu, cuda, cuda:N or mps"))
+    checkpoint_every: int = _checked(1000, POSITIVE_INT)  # iterations
+    log_every: int = _checked(20, POSITIVE_INT)  # iterations
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data",
-                           tuple(_check_spec(s, "data", i) for i, s in enumerate(_as_list(self.data, "data"))))
-        object.__setattr__(self, "val",
-                           tuple(_check_spec(s, "val", i) for i, s in enumerate(_as_list(self.val, "val"))))
         object.__setattr__(self, "lr_steps", tuple(_as_list(self.lr_steps, "lr_steps")))
-        self._validate()
-
-    def _validate(self) -> None:
-        def fail(name: str, message: str) -> None:
-            raise ConfigError(f"{name}: {message} (got {getattr(self, name)!r})")
-
-        for name in ("channels", "epochs", "batch_size", "checkpoint_every", "log_every"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                fail(name, "must be a positive integer")
-        for name in ("warmup_iters", "workers", "seed"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
-                fail(name, "must be a non-negative integer")
-        if self.max_iters is not None and (not _is_int(self.max_iters) or self.max_iters < 1):
-            fail("max_iters", "must be a positive integer or null")
-        if not _is_int(self.size) or self.size < 32:
-            fail("size", "must be an integer of at least 32 px")
-        if self.backbone not in BACKBONES:
-            fail("backbone", f"must be one of {', '.join(BACKBONES)}")
-        for name in ("lr", "lr_gamma"):
-            if not _is_num(getattr(self, name)) or not getattr(self, name) > 0:
-                fail(name, "must be a positive number")
-        for name in ("momentum", "weight_decay"):
-            if not _is_num(getattr(self, name)) or getattr(self, name) < 0:
-                fail(name, "must be a non-negative number")
-        if not _is_num(self.warmup_factor) or not 0 < self.warmup_factor <= 1:
-            fail("warmup_factor", "must be in (0, 1]")
-        if not all(_is_int(e) and e >= 0 for e in self.lr_steps) or list(self.lr_steps) != sorted(self.lr_steps):
-            fail("lr_steps", "must be increasing non-negative epochs")
-        if self.amp not in AMP_MODES:
-            fail("amp", f"must be one of {', '.join(AMP_MODES)}")
-        if self.grad_clip is not None and (not _is_num(self.grad_clip) or not self.grad_clip > 0):
-            fail("grad_clip", "must be a positive number or null")
-        for name in ("freeze_bn", "sync_bn", "augment"):
-            if not isinstance(getattr(self, name), bool) and not (name == "freeze_bn" and self.freeze_bn is None):
-                fail(name, "must be true or false"
-                     + (" (or null: chosen by how training starts)" if name == "freeze_bn" else ""))
-        if self.sync_bn and self.freeze_bn:
+        for f in fields(self):
+            f.metadata["check"](f.name, getattr(self, f.name))
+        for name in ("data", "val"):  # checked: lists of specs, stored as tuples of dicts
+            object.__setattr__(self, name, tuple(dict(spec) for spec in getattr(self, name)))
+        if self.sync_bn and self.freeze_bn:  # the one rule across fields
             raise ConfigError("sync_bn: SyncBatchNorm needs freeze_bn false (frozen BatchNorm has nothing to sync)")
-        if not isinstance(self.device, str):
-            fail("device", "must be a string: auto, cpu, cuda, cuda:N or mps")
-        for name in ("enhance_cache", "backbone_weights"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
-                fail(name, "must be a path string or null")
-        if self.enhance is not None:
-            if not isinstance(self.enhance, dict):
-                fail("enhance", "must be a dict of srn.enhance parameters (with 'method') or null")
-            from srn.enhance import ParamError, params_from_dict
-
-            try:
-                params_from_dict(self.enhance)
-            except (ParamError, TypeError, ValueError) as exc:
-                raise ConfigError(f"enhance: {exc}") from None
-        if self.pseudo_labels is not None:
-            p = self.pseudo_labels
-            if not isinstance(p, dict) or "images" not in p or not isinstance(p["images"], str):
-                fail("pseudo_labels", "must be a dict with 'images' (a folder) and optional 'threshold', 'weight'")
-            unknown = sorted(set(p) - PSEUDO_KEYS)
-            if unknown:
-                raise ConfigError(f"pseudo_labels: unknown key(s) {', '.join(unknown)} "
-                                  f"(known: {', '.join(sorted(PSEUDO_KEYS))})")
-            if not _is_num(p.get("threshold", 0.8)) or not 0 <= p.get("threshold", 0.8) <= 1:
-                raise ConfigError(f"pseudo_labels.threshold: must be in [0, 1] (got {p.get('threshold')!r})")
-            if not _is_num(p.get("weight", 0.5)) or not p.get("weight", 0.5) >= 0:
-                raise ConfigError(f"pseudo_labels.weight: must be a non-negative number (got {p.get('weight')!r})")
 
     @property
     def pseudo_threshold(self) -> float:
@@ -247,7 +272,7 @@ def _as_list(value: Any, name: str) -> list:
     raise ConfigError(f"{name}: must be a list (got {value!r})")
 
 
-def _check_spec(spec: Any, name: str, index: int) -> dict:
+def _check_spec(spec: Any, name: str, index: int) -> None:
     where = f"{name}[{index}]"
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: a data spec must be an object with 'type' (got {spec!r})")
@@ -262,12 +287,3 @@ def _check_spec(spec: Any, name: str, index: int) -> dict:
     unknown = sorted(set(spec) - {"type", *required})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for a {kind} spec")
-    return dict(spec)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
