@@ -11,13 +11,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from srn import __version__
 from srn.engine.backends import BACKEND_CHOICES, BACKEND_ENV, PRECISION_CHOICES, default_backend
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 def _progress_bar(quiet: bool, unit: str = "image"):
@@ -179,25 +175,6 @@ def _output_clash(inputs: list[tuple[Path, str]], fmt: str) -> str | None:
     return None
 
 
-def _sample_images(inputs: list[tuple[Path, str]], enhance, n: int = 4) -> list[np.ndarray]:
-    """The first ``n`` readable inputs as the network will see them: what ``precision=auto``
-    checks and int8 calibrates on (the run reports unreadable files itself)."""
-    from srn.enhance import enhance as enhance_image
-    from srn.imageio import ImageReadError, as_rgb8, read_image
-
-    images: list[np.ndarray] = []
-    for path, _ in inputs:
-        if len(images) == n:
-            break
-        try:
-            image = as_rgb8(read_image(path), path)
-        except (ImageReadError, ValueError):
-            continue
-        if min(image.shape[:2]) >= 2:
-            images.append(enhance_image(image, enhance) if enhance is not None else image)
-    return images
-
-
 def _cmd_detect(args: argparse.Namespace) -> int:
     # Everything that can be checked without torch is checked first: a typo answers at once.
     from srn.engine.shipped_models import resolve_weights
@@ -222,6 +199,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         print("srn detect: no images found in the inputs", file=sys.stderr)
         return 2
 
+    from srn.engine.backends.choose import images_from_files
     from srn.engine.checkpoint import CheckpointError
     from srn.engine.detector import Detector
     from srn.engine.device import DeviceError
@@ -239,7 +217,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             enhance = get_method(args.enhance).params_type()
         detector = Detector.from_checkpoint(
             weights, device=args.device, backend=backend, precision=args.precision,
-            sample_images=lambda: _sample_images(inputs, enhance),
+            sample_images=lambda: images_from_files((path for path, _ in inputs), enhance),
             hint="THROUGHPUT" if len(inputs) > 1 else "LATENCY",
             log=lambda text: print(f"srn detect: {text}", file=sys.stderr, flush=True))  # one-off lines, not a bar
     except (FileNotFoundError, CheckpointError, DeviceError, ValueError) as exc:

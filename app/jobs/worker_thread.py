@@ -18,8 +18,6 @@ from typing import TypeVar
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.jobs.prefetch import decode
-
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -85,19 +83,10 @@ class DetectorWorker(CancellableWorker):
 
     def _sample_images(self) -> list:
         """A few of the job's images as the network will see them (enhanced): what ``auto``
-        checks on; unreadable ones are left out (the job reports them itself)."""
-        from srn.enhance import enhance as enhance_image
+        checks on (``images_from_files``: unreadable ones are left out, the job reports them)."""
+        from srn.engine.backends.choose import images_from_files
 
-        images = []
-        for path in self._sample_paths():
-            try:
-                image = decode(path)
-            except Exception:  # noqa: BLE001 - reported when the job reaches the image
-                continue
-            images.append(enhance_image(image, self._enhance) if self._enhance is not None else image)
-            if len(images) == self.SAMPLE_IMAGES:
-                break
-        return images
+        return images_from_files(self._sample_paths(), self._enhance, self.SAMPLE_IMAGES)
 
     def _sample_paths(self) -> Iterator[Path]:
         return iter(())

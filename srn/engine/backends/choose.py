@@ -10,8 +10,9 @@ once per (weights, OpenVINO version, CPU).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,6 +48,26 @@ def default_check_images(n: int = CHECK_IMAGES) -> list[np.ndarray]:
     from srn.eval.synthetic import NIGHT_SET
 
     return [make_sample(seed=9001, index=i, config=NIGHT_SET).day for i in range(n)]
+
+
+def images_from_files(paths: Iterable[Path], enhance=None, n: int = 4) -> list[np.ndarray]:
+    """The first ``n`` readable images of ``paths`` as the network will see them (uint8 RGB,
+    enhanced by ``enhance`` parameters if given): what ``precision="auto"`` checks and int8
+    calibrates on. Unreadable or too small files are left out: the run reports them itself."""
+    from srn.enhance import enhance as enhance_image
+    from srn.imageio import as_rgb8, read_image
+
+    images: list[np.ndarray] = []
+    for path in paths:
+        if len(images) == n:
+            break
+        try:
+            image = as_rgb8(read_image(path), path)
+        except Exception:  # noqa: BLE001 - any unreadable file: skipped here, reported by the run
+            continue
+        if min(image.shape[:2]) >= 2:
+            images.append(enhance_image(image, enhance) if enhance is not None else image)
+    return images
 
 
 def build_backend(
