@@ -49,23 +49,34 @@ def level_sizes(height: int, width: int, config: SRNConfig) -> list[tuple[int, i
     return [(math.ceil(height / s), math.ceil(width / s)) for s in config.strides]
 
 
-class InferenceGraph(nn.Module):
-    """``model`` with its input normalisation: (N, H, W, 3) uint8 RGB → the outputs of
-    :func:`output_layout` (selective computation, float32)."""
+class PixelNormalisation(nn.Module):
+    """(N, H, W, 3) uint8 RGB pixels → ImageNet-normalised float (N, 3, H, W): the network's
+    input, for the torch backend and inside the graph alike."""
 
     mean: Tensor
     std: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
+
+
+class InferenceGraph(nn.Module):
+    """``model`` with its input normalisation: (N, H, W, 3) uint8 RGB → the outputs of
+    :func:`output_layout` (selective computation, float32)."""
 
     def __init__(self, model: SRN) -> None:
         super().__init__()
         self.model = model
         self.layout = output_layout(model.config)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+        self.normalise = PixelNormalisation()
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
-        x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
-        output = self.model(x, compute="selective")
+        output = self.model(self.normalise(images), compute="selective")
         return tuple(getattr(output.levels[level], name) for level, name in self.layout)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from srn.model.config import IMAGENET_MEAN, IMAGENET_STD
+from srn.model.inference_graph import PixelNormalisation
 from srn.model.outputs import SRNOutput
 from srn.model.srn_net import SRN
 
@@ -28,8 +28,7 @@ class TorchBackend:
         self.precision = precision
         self.compute = "selective"  # "naive": every subnet on every level, as the authors' code
         self.model = model.to(device).eval()
-        self._mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255.0
+        self._normalise = PixelNormalisation().to(device)
         self.set_channels_last(channels_last)
 
     def set_channels_last(self, enabled: bool) -> None:
@@ -41,9 +40,7 @@ class TorchBackend:
 
     def to_tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """uint8 RGB (H, W, 3) images of one size -> normalised (N, 3, H, W) on the device."""
-        batch = torch.from_numpy(np.stack(images)).to(self.device, non_blocking=True)
-        batch = batch.permute(0, 3, 1, 2).float()
-        return (batch - self._mean) / self._std
+        return self._normalise(torch.from_numpy(np.stack(images)).to(self.device, non_blocking=True))
 
     @torch.inference_mode()
     def run(self, images: Sequence[np.ndarray]) -> SRNOutput:
