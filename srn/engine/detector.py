@@ -143,20 +143,21 @@ class Detector:
 
     def _decode(self, output: SRNOutput, images: Sequence[np.ndarray]) -> list[Detections]:
         anchors = self._anchors_for([level.size for level in output.levels])
-        device = output.levels[0].cls2.device
-        if anchors[0].device != device:
-            anchors = [a.to(device) for a in anchors]
         h, w = images[0].shape[:2]
         return postprocess.detect_boxes(output, anchors, self.inference, [(h, w)] * len(images), config=self.config)
 
+    def _clipped(self, output: SRNOutput, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Single-scale detections of equally sized ``images`` from the network's ``output``."""
+        detections = self._decode(output, images)
+        return [postprocess.clip_detections(det, *image.shape[:2]) for det, image in zip(detections, images)]
+
     def _forward(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """One pass over equally sized uint8 RGB images."""
+        """One pass over equally sized uint8 RGB images (unclipped: multi-scale clips after voting)."""
         return self._decode(self.backend.run(list(images)), images)
 
     def _detect_with(self, backend: InferenceBackend, images: list[np.ndarray]) -> list[Detections]:
         """Single-scale detections of each image by ``backend`` (the agreement check's measure)."""
-        return [postprocess.clip_detections(self._decode(backend.run([image]), [image])[0], *image.shape[:2])
-                for image in images]
+        return [self._clipped(backend.run([image]), [image])[0] for image in images]
 
     def _enhanced(self, images: list[np.ndarray], enhance) -> list[np.ndarray]:
         if enhance is None:
@@ -190,8 +191,9 @@ class Detector:
         for indices in by_size.values():
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start : start + batch_size]
-                for i, det in zip(chunk, self._forward([images[i] for i in chunk])):
-                    results[i] = postprocess.clip_detections(det, *images[i].shape[:2])
+                batch = [images[i] for i in chunk]
+                for i, det in zip(chunk, self._clipped(self.backend.run(batch), batch)):
+                    results[i] = det
         return results  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ multi-scale test
@@ -286,8 +288,7 @@ class Detector:
             elif isinstance(output, Exception) or output is None:
                 yield FileResult(path, None, f"{path}: {output}")
             else:
-                det = self._decode(output, [image])[0]
-                yield FileResult(path, postprocess.clip_detections(det, *image.shape[:2]), None, image.shape[:2])
+                yield FileResult(path, self._clipped(output, [image])[0], None, image.shape[:2])
 
 
 def _prefetched(pool: ThreadPoolExecutor, load: Callable[[Path], np.ndarray], paths: Iterator[Path],
