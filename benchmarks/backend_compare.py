@@ -10,6 +10,7 @@ conversion and check is measured from scratch (and printed as such).
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -128,6 +129,17 @@ def one_model(name: str, model: SRN, scenes: list[np.ndarray], args, peak: dict[
                 shape_policy(model, scenes, args)
 
 
+def compiled_request(core, ir, settings: dict, shape=None):
+    """An infer request of ``ir`` (made static at ``shape`` if given) and its compile seconds."""
+    graph = ir
+    if shape is not None:
+        graph = ir.clone()
+        graph.reshape(list(shape))
+    start = time.perf_counter()
+    request = core.compile_model(graph, "CPU", settings).create_infer_request()
+    return request, time.perf_counter() - start
+
+
 def shape_policy(model: SRN, scenes, args) -> None:
     """Dynamic height and width (what the backend compiles) vs a static shape per padded bucket
     (sides rounded up to 128), and vs a static shape of exactly the image's size (the cost of
@@ -140,33 +152,25 @@ def shape_policy(model: SRN, scenes, args) -> None:
     for precision in ("fp32", "bf16"):
         if openvino_backend.why_unavailable(precision):
             continue
-        hint = {"fp32": "f32", "bf16": "bf16"}[precision]
         core = ov.Core()
-        dynamic = core.compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"})
+        settings = {"INFERENCE_PRECISION_HINT": openvino_backend.PRECISION_HINT[precision],
+                    "PERFORMANCE_HINT": "LATENCY"}
+        compiled = functools.partial(compiled_request, core, ir, settings)
+        dynamic, _ = compiled()
         cells = []
         for image in sizes:
             h, w = image.shape[:2]
             batch = image[None]
-            request = dynamic.create_infer_request()
             start = time.perf_counter()
-            request.infer([batch])
+            dynamic.infer([batch])
             first_dynamic = time.perf_counter() - start
-            t_dynamic = median_time(lambda r=request, b=batch: r.infer([b]), args.repeat)
+            t_dynamic = median_time(lambda r=dynamic, b=batch: r.infer([b]), args.repeat)
             bh, bw = -(-h // 128) * 128, -(-w // 128) * 128
             padded = np.zeros((1, bh, bw, 3), np.uint8)
             padded[0, :h, :w] = image
-            static_ir = ir.clone()
-            static_ir.reshape([1, bh, bw, 3])
-            start = time.perf_counter()
-            static = core.compile_model(static_ir, "CPU", {"INFERENCE_PRECISION_HINT": hint,
-                                                           "PERFORMANCE_HINT": "LATENCY"})
-            compile_s = time.perf_counter() - start
-            srequest = static.create_infer_request()
-            t_static = median_time(lambda r=srequest, b=padded: r.infer([b]), args.repeat)
-            exact_ir = ir.clone()
-            exact_ir.reshape([1, h, w, 3])
-            exact = core.compile_model(exact_ir, "CPU", {"INFERENCE_PRECISION_HINT": hint,
-                                                         "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+            bucket, compile_s = compiled(padded.shape)
+            t_static = median_time(lambda r=bucket, b=padded: r.infer([b]), args.repeat)
+            exact, _ = compiled(batch.shape)
             t_exact = median_time(lambda r=exact, b=batch: r.infer([b]), args.repeat)
             cells.append(f"{w}×{h}: dynamic {t_dynamic:.3f} s (first call {first_dynamic:.2f} s), "
                          f"static {bw}×{bh} bucket {t_static:.3f} s (+{compile_s:.1f} s to compile), "

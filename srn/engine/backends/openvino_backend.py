@@ -29,7 +29,7 @@ from srn.model.outputs import SRNOutput
 from srn.model.srn_net import SRN
 
 HINTS = ("LATENCY", "THROUGHPUT")
-_PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8 comes from the graph itself
+PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # INFERENCE_PRECISION_HINT; int8 is in the graph
 _TRACE_SIZE = (256, 320)  # the example input's (H, W); any size works afterwards
 
 
@@ -147,7 +147,7 @@ class OpenVINOBackend:
         self._progress(f"compiling for the CPU ({precision}, {hint.lower()})")
         self.compiled = c.compile_model(str(xml), "CPU", {
             "PERFORMANCE_HINT": hint,
-            "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision],
+            "INFERENCE_PRECISION_HINT": PRECISION_HINT[precision],
         })
         self._request = self.compiled.create_infer_request()
         self._lock = threading.Lock()
@@ -209,7 +209,7 @@ class OpenVINOBackend:
             if not pending:
                 break
             key, batch, request = pending.pop(0)
-            if request is None or batch is None:
+            if request is None or batch is None:  # a None batch: nothing was started for it
                 yield key, None
                 continue
             try:
