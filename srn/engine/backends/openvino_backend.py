@@ -237,12 +237,13 @@ def convert(model: SRN):
         return ov.convert_model(graph, example_input=example, input=[ov.PartialShape([-1, -1, -1, 3])])
 
 
-def quantise(ov_model, calibration: Sequence[np.ndarray]):
-    """NNCF post-training quantisation, calibrated one image at a time on ``calibration``."""
+def quantise(ov_model, calibration: Sequence[np.ndarray], **options):
+    """NNCF post-training quantisation, calibrated one image at a time on ``calibration``;
+    ``options`` go to ``nncf.quantize`` (``benchmarks/int8_variants.py`` compares some)."""
     import nncf
 
     dataset = nncf.Dataset([np.ascontiguousarray(image[None]) for image in calibration])
-    return nncf.quantize(ov_model, dataset, subset_size=len(calibration))
+    return nncf.quantize(ov_model, dataset, subset_size=len(calibration), **options)
 
 
 def _save(ov_model, path) -> None:
