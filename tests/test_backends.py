@@ -106,6 +106,26 @@ def test_agreement_counts_twins_of_the_reference_top_boxes():
         agreement([ref, ref], [ref])
 
 
+# -- the images the check runs on ---------------------------------------------------------------
+def test_check_images_skip_unreadable_and_tiny_files_and_stop_at_n(tmp_path, scenes):
+    from srn.engine.backends.choose import images_from_files
+    from srn.enhance import MSRCRParams, enhance
+
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    write_image(tmp_path / "tiny.png", np.zeros((1, 1, 3), np.uint8))
+    small = [np.ascontiguousarray(scene[:64, :96]) for scene in scenes]
+    for i, image in enumerate(small):
+        write_image(tmp_path / f"{i}.png", image)
+    paths = [tmp_path / "corrupt.png", tmp_path / "missing.png", tmp_path / "tiny.png",
+             tmp_path / "0.png", tmp_path / "1.png"]
+    got = images_from_files(paths, n=1)
+    assert len(got) == 1 and np.array_equal(got[0], small[0])
+    params = MSRCRParams()
+    got = images_from_files(paths, params, n=4)
+    assert len(got) == 2 and np.array_equal(got[1], enhance(small[1], params))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.png", "1.png", "corrupt.png", "tiny.png"]  # reads only
+
+
 # -- OpenVINO fp32 against torch ----------------------------------------------------------------
 @pytest.mark.slow
 def test_openvino_fp32_detections_equal_torchs_on_a_trained_model(demo_torch, demo_openvino, scenes):
