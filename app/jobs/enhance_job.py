@@ -4,21 +4,21 @@ A slider emits far more changes per second than MSRCR can render, and a queue of
 makes the picture lag behind the hand. Each worker therefore keeps only the *latest* request:
 while one render runs, newer requests overwrite the pending one, so the preview always shows the
 newest parameters as soon as the previous render ends. Previews (``PreviewSession``, display
-resolution) and full-resolution renders run in two threads, so a second-long full render never
+resolution) and full-resolution renders run in two ``ServiceThread``s, so a second-long full render never
 blocks the next slider move. Results for an image that is no longer current are dropped.
 ``EnhancedImageCache`` keeps recent full-resolution results, so going back to an image is instant.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.jobs.image_cache import ImageLRU
+from app.jobs.worker_thread import RequestWorker, ServiceThread
 from srn.enhance import RetinexCache, enhance, get_method
 from srn.enhance.params import MethodParams
 from srn.enhance.preview import PREVIEW_MAX_WIDTH, PreviewSession
@@ -70,30 +70,24 @@ class _FullResolution:
         return enhance(self.image, params, cache=self.cache)
 
 
-class _LatestOnlyWorker(QObject):
-    """Lives in its own thread; renders the most recent request for the most recent image.
+class _LatestOnlyWorker(RequestWorker):
+    """Renders the most recent request for the most recent image, in its own thread.
 
     ``submit_image`` and ``submit`` may be called from any thread: they only replace the pending
-    request and post one wake-up if none is outstanding. ``_drain`` (worker thread) takes the
-    pending pair atomically, so requests that arrive during a render collapse into one.
+    image or parameters, so requests that arrive during a render collapse into one.
     """
 
     done = Signal(object, object, object)  # key, image, params
     failed = Signal(object, object, str)  # key, params (None: while preparing the image), message
-    _wake = Signal()
 
     def __init__(self, prepare: Callable[[np.ndarray], Any], render: Callable[[Any, MethodParams], np.ndarray]):
         super().__init__()
         self._prepare, self._render = prepare, render
-        self._lock = threading.Lock()
         self._pending_image: tuple[Hashable, np.ndarray | None] | None = None
         self._pending_params: MethodParams | None = None
-        self._posted = False
-        self._stopping = False
         self._key: Hashable = None
         self._state: Any = None
         self.renders = 0
-        self._wake.connect(self._drain)
 
     def submit_image(self, key: Hashable, image: np.ndarray | None) -> None:
         with self._lock:
@@ -105,40 +99,31 @@ class _LatestOnlyWorker(QObject):
             self._pending_params = params
             self._post()
 
-    def _post(self) -> None:
-        if not self._posted and not self._stopping:
-            self._posted = True
-            self._wake.emit()  # queued: the receiver lives in the worker thread
+    def _drop_pending(self) -> None:
+        self._pending_image = self._pending_params = None
 
-    def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-            self._pending_image = self._pending_params = None
+    def _take(self):
+        image, params = self._pending_image, self._pending_params
+        self._drop_pending()
+        return None if image is None and params is None else (image, params)
 
-    @Slot()
-    def _drain(self) -> None:
-        while True:
-            with self._lock:
-                image, params = self._pending_image, self._pending_params
-                self._pending_image = self._pending_params = None
-                if self._stopping or (image is None and params is None):
-                    self._posted = False
-                    return
-            if image is not None:
-                self._key, self._state = image[0], None
-                if image[1] is not None:
-                    try:
-                        self._state = self._prepare(image[1])
-                    except Exception as exc:  # noqa: BLE001 - a bad image must reach the UI, not kill the thread
-                        self.failed.emit(self._key, None, f"cannot prepare the image for enhancement: {exc}")
-            if params is not None and self._state is not None:
+    def _serve(self, request) -> None:
+        image, params = request
+        if image is not None:
+            self._key, self._state = image[0], None
+            if image[1] is not None:
                 try:
-                    result = self._render(self._state, params)
-                except Exception as exc:  # noqa: BLE001
-                    self.failed.emit(self._key, params, f"{params.method} failed: {exc}")
-                else:
-                    self.renders += 1
-                    self.done.emit(self._key, result, params)
+                    self._state = self._prepare(image[1])
+                except Exception as exc:  # noqa: BLE001 - a bad image must reach the UI, not kill the thread
+                    self.failed.emit(self._key, None, f"cannot prepare the image for enhancement: {exc}")
+        if params is not None and self._state is not None:
+            try:
+                result = self._render(self._state, params)
+            except Exception as exc:  # noqa: BLE001
+                self.failed.emit(self._key, params, f"{params.method} failed: {exc}")
+            else:
+                self.renders += 1
+                self.done.emit(self._key, result, params)
 
 
 class EnhancePreviewer(QObject):
@@ -165,20 +150,12 @@ class EnhancePreviewer(QObject):
         self._preview = _LatestOnlyWorker(lambda image: PreviewSession(image, max_width=self.max_width),
                                           lambda session, params: session.render(params))
         self._full = _LatestOnlyWorker(_FullResolution, lambda state, params: state.render(params))
-        self._threads: list[QThread] = []
-        for name, worker in (("enhance-preview", self._preview), ("enhance-full", self._full)):
-            thread = QThread()
-            thread.setObjectName(name)
-            worker.moveToThread(thread)
-            self._threads.append(thread)
-            thread.start()
         self._preview.done.connect(self._on_preview)
         self._full.done.connect(self._on_full)
         self._preview.failed.connect(self._on_failed)
         self._full.failed.connect(self._on_failed)
-        app = QCoreApplication.instance()
-        if app is not None:  # a forgotten stop() must not leave threads running at exit
-            app.aboutToQuit.connect(self.stop)
+        # not parented: Qt must never delete a thread that still runs; stop() (or quitting) ends them
+        self._threads = [ServiceThread(self._preview, "enhance-preview"), ServiceThread(self._full, "enhance-full")]
 
     # -- requests (GUI thread) --------------------------------------------------------------------
 
@@ -226,7 +203,7 @@ class EnhancePreviewer(QObject):
         return self._full.renders
 
     def is_running(self) -> bool:
-        return any(t.isRunning() for t in self._threads)
+        return any(t.is_running() for t in self._threads)
 
     def stop(self, timeout_ms: int = 10_000) -> bool:
         """Drop pending requests, let a running render finish and end both threads.
@@ -234,13 +211,9 @@ class EnhancePreviewer(QObject):
         Returns False if a thread did not end within ``timeout_ms``. Requests after ``stop`` are ignored.
         """
         self._stopped = True
-        for worker in (self._preview, self._full):
-            worker.stop()
-        ended = True
         for thread in self._threads:
-            thread.quit()
-            ended = thread.wait(timeout_ms) and ended
-        return ended
+            thread.worker.cancel()  # both drop what is pending before either is waited for
+        return all([thread.stop(timeout_ms) for thread in self._threads])
 
     # -- results (queued onto the GUI thread) -----------------------------------------------------
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.jobs.enhance_job import EnhancedImageCache, render_full_resolution
 from app.jobs.image_cache import ImageLRU
+from app.jobs.worker_thread import RequestWorker, ServiceThread
 from srn.enhance.params import MethodParams
-from srn.imageio import ImageReadError, as_rgb8, read_image
+from srn.imageio import as_rgb8, read_image
 
 BACKGROUND_NICE = 10
 """Added niceness of the prefetch thread (Linux: threads have their own), so it yields to the
@@ -40,67 +41,42 @@ def decode(path: Path) -> np.ndarray:
     return as_rgb8(read_image(path), path)
 
 
-class _PrefetchWorker(QObject):
+class _PrefetchWorker(RequestWorker):
+    """Fills the caches for a list of images, first item first; a new list replaces what is left."""
+
     done = Signal(object)  # key, once its original and enhanced result are cached
-    _wake = Signal()
 
     def __init__(self, originals: ImageLRU, enhanced: EnhancedImageCache,
                  read: Callable[[Path], np.ndarray]) -> None:
         super().__init__()
         self._originals, self._enhanced, self._read = originals, enhanced, read
-        self._lock = threading.Lock()
         self._pending: list[tuple[Hashable, Path]] = []
         self._params: MethodParams | None = None
-        self._posted = False
-        self._stopping = False
-        self._niced = False
-        self.busy = False
-        self._wake.connect(self._drain)
 
     def submit(self, items: Sequence[tuple[Hashable, Path]], params: MethodParams | None) -> None:
         with self._lock:
             self._pending, self._params = list(items), params
-            if not self._posted and not self._stopping:
-                self._posted = True
-                self._wake.emit()
+            self._post()
 
-    def stop(self) -> None:
-        with self._lock:
-            self._stopping, self._pending = True, []
-
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._pending and not self._posted and not self.busy
-
-    def _lower_priority(self) -> None:
-        if not self._niced and hasattr(os, "setpriority"):
-            self._niced = True
+    @Slot()
+    def run(self) -> None:
+        if hasattr(os, "setpriority"):
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
             except OSError:
                 pass
 
-    @Slot()
-    def _drain(self) -> None:
-        self._lower_priority()
-        while True:
-            with self._lock:
-                if self._stopping or not self._pending:
-                    self._posted = False
-                    return
-                key, path = self._pending.pop(0)
-                params = self._params
-                self.busy = True
-            try:
-                self._fill(key, path, params)
-            except (ImageReadError, OSError, ValueError):
-                pass  # reported when the image is actually shown
-            except Exception:  # noqa: BLE001 - a failing enhancement must not end the thread
-                pass
-            else:
-                self.done.emit(key)  # the caller's key, not the file key
-            finally:
-                self.busy = False
+    def _drop_pending(self) -> None:
+        self._pending = []
+
+    def _take(self):
+        return (*self._pending.pop(0), self._params) if self._pending else None
+
+    def _serve(self, request) -> None:
+        # unreadable files and failing enhancements raise: dropped here, reported when shown
+        key, path, params = request
+        self._fill(key, path, params)
+        self.done.emit(key)  # the caller's key, not the file key
 
     def _fill(self, key: Hashable, path: Path, params: MethodParams | None) -> None:
         key = file_key(key, path)
@@ -113,13 +89,13 @@ class _PrefetchWorker(QObject):
 
 
 class NeighbourPrefetcher(QObject):
-    """Fills ``originals`` and ``enhanced`` for the given images in a background thread.
+    """Fills ``originals`` and ``enhanced`` for the given images in a background ``ServiceThread``.
 
     Entries are stored under ``file_key(key, path)``.
 
     ``prefetch([(key, path), ...], params)`` replaces the pending list (first item first);
     ``prefetched(key)`` is emitted on the GUI thread as each one is ready. Call ``stop()``
-    before the application quits.
+    before the application quits (quitting stops it too).
     """
 
     prefetched = Signal(object)
@@ -128,15 +104,9 @@ class NeighbourPrefetcher(QObject):
                  read: Callable[[Path], np.ndarray] = decode) -> None:
         super().__init__(parent)
         self._worker = _PrefetchWorker(originals, enhanced, read)
-        self._thread = QThread()
-        self._thread.setObjectName("prefetch")
-        self._worker.moveToThread(self._thread)
         self._worker.done.connect(self.prefetched)
         self._stopped = False
-        self._thread.start()
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.stop)
+        self._thread = ServiceThread(self._worker, "prefetch")  # not parented, as EnhancePreviewer's
 
     def prefetch(self, items: Sequence[tuple[Hashable, Path]], params: MethodParams | None) -> None:
         if not self._stopped:
@@ -147,10 +117,8 @@ class NeighbourPrefetcher(QObject):
         return self._worker.idle()
 
     def is_running(self) -> bool:
-        return self._thread.isRunning()
+        return self._thread.is_running()
 
     def stop(self, timeout_ms: int = 10_000) -> bool:
         self._stopped = True
-        self._worker.stop()
-        self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        return self._thread.stop(timeout_ms)

@@ -1,11 +1,13 @@
-"""A job = a worker object in its own ``QThread``, with its signals re-emitted in the GUI thread.
+"""The one background-work abstraction: a worker object in its own ``QThread``, owned by a job.
 
-Detection and evaluation load a model and run it image by image: seconds to minutes that must
-not block the window. Both follow one pattern, kept here once: the worker lives in the thread,
-the job (parented to the application, never to a window: destroying a running ``QThread``
-aborts the process) forwards the worker's signals and ends the thread when the worker ends.
-``DetectorWorker`` loads their model; ``read_ahead`` decodes the next image while the model
-works on the current one.
+Everything slow runs this way — detection, evaluation, export, weight downloads and sample
+generation (``CancellableWorker``: one run, then the thread ends) as well as the enhancement
+previews and the neighbour prefetch (``RequestWorker``: a long-lived worker that serves the
+latest requests until it is stopped). The worker lives in the thread; the job
+(``WorkerThreadJob``, parented to the application, never to a window: destroying a running
+``QThread`` aborts the process) forwards the worker's signals to the GUI thread, cancels it and
+ends the thread. ``DetectorWorker`` loads a model; ``read_ahead`` decodes the next image while
+the model works on the current one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,6 +39,8 @@ class CancellableWorker(QObject):
     """
 
     WHAT = "The job"
+    ENDS_BY_ITSELF = True
+    """The thread ends when ``finished``, ``cancelled`` or ``failed`` is emitted."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -127,8 +131,84 @@ def read_ahead(items: Sequence[T], read: Callable[[T], R], cancelled: Callable[[
             yield item, result
 
 
+class RequestWorker(QObject):
+    """A long-lived worker that serves requests posted from any thread, only the ones still wanted.
+
+    Subclasses keep their pending requests under ``self._lock`` and call ``_post()`` (holding the
+    lock) after changing them; ``_take()`` (called with the lock held) removes and returns the
+    next request, or ``None`` when nothing is pending; ``_serve(request)`` does the work in the
+    worker thread. Requests that arrive during a ``_serve`` wait in the subclass's pending state,
+    which decides what to keep (the newest only, a replaced list, ...): one wake-up is posted at a
+    time, so a burst of requests costs one drain, not one queued call each. An exception from
+    ``_serve`` goes to ``_serve_failed`` (default: dropped) and never ends the thread.
+    """
+
+    ENDS_BY_ITSELF = False
+    """The thread runs until the job's ``stop()``."""
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._posted = False
+        self._stopping = False
+        self.busy = False
+        """A request is being served (read under ``_lock`` with the pending state for idleness)."""
+        self._wake.connect(self._drain)  # queued: the receiver lives in the worker thread
+
+    @Slot()
+    def run(self) -> None:
+        """Called once in the worker thread when it starts (e.g. to lower its priority)."""
+
+    def _post(self) -> None:
+        if not self._posted and not self._stopping:
+            self._posted = True
+            self._wake.emit()
+
+    def cancel(self) -> None:
+        """Drop what is pending and serve nothing more; safe to call from any thread."""
+        with self._lock:
+            self._stopping = True
+            self._drop_pending()
+
+    def idle(self) -> bool:
+        """Nothing pending and nothing being served."""
+        with self._lock:
+            return not self._posted and not self.busy
+
+    def _take(self):
+        raise NotImplementedError
+
+    def _drop_pending(self) -> None:
+        raise NotImplementedError
+
+    def _serve(self, request) -> None:
+        raise NotImplementedError
+
+    def _serve_failed(self, request, exc: Exception) -> None:
+        """Called in the worker thread when ``_serve(request)`` raised."""
+
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                request = None if self._stopping else self._take()
+                if request is None:
+                    self._posted = False
+                    return
+                self.busy = True
+            try:
+                self._serve(request)
+            except Exception as exc:  # noqa: BLE001 - a failing request must not end the thread
+                self._serve_failed(request, exc)
+            finally:
+                self.busy = False
+
+
 class WorkerThreadJob(QObject):
-    """Base of ``DetectJob`` and ``EvaluateJob``; subclasses declare the signals and call ``_bind``."""
+    """Owns a worker in its own ``QThread``: ``DetectJob``, ``EvaluateJob``, ``ExportJob``,
+    ``FetchJob``, ``SampleProjectJob`` (subclasses declare the signals and call ``_bind``) and
+    ``ServiceThread`` (a ``RequestWorker`` started at once, stopped when the application quits)."""
 
     END_SIGNALS = ("finished", "cancelled", "failed")
 
@@ -143,8 +223,9 @@ class WorkerThreadJob(QObject):
             getattr(worker, signal).connect(getattr(self, signal))
         # Direct: quit from the worker thread itself; a queued quit would need the GUI thread's
         # event loop, which is blocked in stop() -> wait() when the window closes.
-        for end in self.END_SIGNALS:
-            getattr(worker, end).connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        if worker.ENDS_BY_ITSELF:
+            for end in self.END_SIGNALS:
+                getattr(worker, end).connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
 
     @property
     def worker(self):
@@ -166,4 +247,19 @@ class WorkerThreadJob(QObject):
     def stop(self, timeout_ms: int = 10_000) -> bool:
         """Cancel and wait for the thread to end; returns False if it did not end in time."""
         self._worker.cancel()
+        if not self._worker.ENDS_BY_ITSELF:
+            self._thread.quit()  # after the request in progress
         return self.wait(timeout_ms)
+
+
+class ServiceThread(WorkerThreadJob):
+    """A ``RequestWorker`` in a thread named ``name``, started now and stopped (pending requests
+    dropped, the one in progress finished) by ``stop()`` or when the application quits."""
+
+    def __init__(self, worker: RequestWorker, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bind(worker, name, ())
+        self.start()
+        app = QCoreApplication.instance()
+        if app is not None:  # a forgotten stop() must not leave the thread running at exit
+            app.aboutToQuit.connect(self.stop)
