@@ -13,25 +13,24 @@ from app.store.boxes import create_box, move_box, set_box_state, update_box
 from app.store.compare import changed_boxes, changed_boxes_by_model, model_boxes_snapshot, run_boxes
 from app.store.detections import record_detections, register_model
 from app.store.errors import NotFoundError, StoreError
-from app.store.evaluations import (
-    HELDOUT,
-    MAX_CURVE_POINTS,
+from app.store.evaluations import MAX_CURVE_POINTS, downsample_curve, evaluations, record_evaluation
+from app.store.experiment_table import (
     STALE_HELDOUT,
     STALE_SETTINGS,
     STALE_UNKNOWN_HELDOUT,
-    dataset_title,
-    downsample_curve,
-    evaluations,
     experiment_models,
     experiment_table,
+)
+from app.store.images import import_images, set_review_status, set_split
+from app.store.labelled_sets import (
+    HELDOUT,
+    dataset_title,
     ground_truth_fingerprint,
     heldout_fingerprint,
     heldout_ground_truth,
     label_files_fingerprint,
     labels_dataset,
-    record_evaluation,
 )
-from app.store.images import import_images, set_review_status, set_split
 from app.store.project import Project
 from app.store.queue import review_queue
 from app.store.tables import ModelVersion

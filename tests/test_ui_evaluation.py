@@ -14,17 +14,10 @@ from PySide6.QtCore import QCoreApplication, Qt
 from app.jobs.evaluate_job import EvaluateJob, EvaluateWorker, LabelSet
 from app.store.boxes import boxes_of, create_box, move_box
 from app.store.detections import register_model
-from app.store.evaluations import (
-    HELDOUT,
-    STALE_HELDOUT,
-    STALE_SETTINGS,
-    evaluations,
-    experiment_table,
-    heldout_fingerprint,
-    label_files_fingerprint,
-    record_evaluation,
-)
+from app.store.evaluations import evaluations, record_evaluation
+from app.store.experiment_table import STALE_HELDOUT, STALE_SETTINGS, experiment_table
 from app.store.images import import_images, set_review_status, set_split
+from app.store.labelled_sets import HELDOUT, heldout_fingerprint, label_files_fingerprint
 from app.store.project import Project
 from app.store.queue import review_queue
 from app.ui.evaluation_view import CHOOSE_LABELS, EvaluationView

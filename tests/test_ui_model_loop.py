@@ -14,7 +14,9 @@ from app.jobs import train_job
 from app.jobs.train_job import ORPHANED, fail_orphaned_runs, srn_command
 from app.main import main as app_main
 from app.store import boxes_of, model_versions, register_model
-from app.store.evaluations import HELDOUT, evaluations, experiment_table
+from app.store.evaluations import evaluations
+from app.store.experiment_table import experiment_table
+from app.store.labelled_sets import HELDOUT
 from app.store.training import get_training_run, start_training_run
 from app.ui.review_window import ReviewWindow
 

@@ -22,7 +22,9 @@ from PySide6.QtCore import QObject, Signal
 from app.jobs.prefetch import decode
 from app.jobs.worker_thread import DetectorWorker, WorkerThreadJob, naming, read_ahead
 from app.store.detections import model_versions
-from app.store.evaluations import (
+from app.store.evaluations import record_evaluation
+from app.store.images import image_file
+from app.store.labelled_sets import (
     HELDOUT,
     GroundTruthImage,
     ground_truth_fingerprint,
@@ -30,9 +32,7 @@ from app.store.evaluations import (
     image_ids_for_paths,
     label_files_fingerprint,
     labels_dataset,
-    record_evaluation,
 )
-from app.store.images import image_file
 from app.store.project import Project
 from srn.formats.images import find_image
 from srn.formats.registry import format_names, get_format, read_labels

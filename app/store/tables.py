@@ -296,5 +296,5 @@ class Evaluation(Base):
     """``{"threshold": t, "false_positives": [...], "missed": [...], "skipped": [...]}``."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dataset_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    """sha256 hex of the ground truth scored (``app.store.evaluations``); the experiment table
+    """sha256 hex of the ground truth scored (``app.store.labelled_sets``); the experiment table
     counts a held-out evaluation as stale when it differs from the held-out set's now."""

@@ -42,7 +42,9 @@ from PySide6.QtWidgets import (
 
 from app.jobs.evaluate_job import EvaluateJob, LabelSet
 from app.store import ModelVersionData, model_versions
-from app.store.evaluations import HELDOUT, EvaluationData, dataset_title, evaluations, experiment_table
+from app.store.evaluations import EvaluationData, evaluations
+from app.store.experiment_table import experiment_table
+from app.store.labelled_sets import HELDOUT, dataset_title
 from app.store.project import Project
 from app.ui.error_browser import ErrorBrowser
 from app.ui.panel_helpers import show_progress, window_enhancement
