@@ -20,7 +20,8 @@ from app.store.images import import_images, set_review_status, set_split
 from app.store.labelled_sets import HELDOUT, heldout_fingerprint, label_files_fingerprint
 from app.store.project import Project
 from app.store.queue import review_queue
-from app.ui.evaluation_view import CHOOSE_LABELS, EvaluationView
+from app.ui.evaluation_pickers import CHOOSE_LABELS
+from app.ui.evaluation_view import EvaluationView
 from srn.engine.detector import Detector
 from srn.eval.matching import evaluate_ap50
 from srn.imageio import as_rgb8, read_image
