@@ -29,3 +29,13 @@ def test_every_path_in_where_to_change_what_exists():
     assert len(named) > 20
     missing = [p for p in named if not list(ROOT.glob(re.sub(r"<[^>]+>", "*", p).rstrip("/")))]
     assert missing == []
+
+
+def test_every_decision_record_says_what_was_weighed_and_what_follows():
+    """An ADR without its considered options or consequences is a decree, not a record."""
+    records = sorted((ROOT / "docs" / "adr").glob("[0-9][0-9][0-9][0-9]-*.md"))
+    assert len(records) >= 10
+    sections = ("## Context", "## Considered options", "## Decision", "## Consequences")
+    lacking = {r.name: [s for s in sections if not re.search(f"^{s}$", r.read_text(encoding="utf-8"), re.M)]
+               for r in records}
+    assert {name: gaps for name, gaps in lacking.items() if gaps} == {}
