@@ -277,6 +277,43 @@ def test_every_tab_fits_at_1280x720_and_the_pr_plot_is_wide(qtbot, review_window
     big.close()
 
 
+def test_the_evaluate_tab_still_fits_after_an_evaluation_of_a_deeply_filed_label_set(qtbot, review_window,
+                                                                                      tmp_path):
+    """A run's summary line ("53 false positives, 126 missed faces at score ≥ 0.266; …") and a
+    label set deep in the file system widened the Evaluate tab past the dock: the reviewer had to
+    scroll sideways to reach Cancel and Re-detect. Both are now wrapped or elided, in full in a tooltip."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from app.jobs.evaluate_job import LabelSet
+    from app.store.evaluations import record_evaluation
+
+    window = review_window
+    window.resize(1280, 720)
+    assert window.open_folder(_folder(tmp_path, ["1.png"]))
+    model = _model(window, tmp_path, "a model whose name is long enough to fill a picker on its own")
+    deep = tmp_path.joinpath(*[f"folder-{i}-of-the-archive" for i in range(8)])
+    label_set = LabelSet(deep / "label", deep / "image")
+    evaluation = window.loop.evaluation
+    window.show_panel(evaluation)
+    evaluation.add_label_set(label_set)
+    box = {"image_id": _ids(window)["1.png"], "path": None, "box": [1, 2, 30, 40], "score": 0.5}
+    stored = record_evaluation(window.project, model, "heldout", ap=0.25, n_images=1, n_faces=126,
+                               errors={"threshold": 0.266, "false_positives": [box] * 53, "missed": [box] * 126})
+    evaluation.refresh_models()
+    evaluation.model_combo.setCurrentIndex(evaluation.model_combo.findData(model))
+    evaluation.select_evaluation(stored.id)
+    evaluation.results.setCurrentWidget(evaluation.error_browser)
+    qtbot.wait(50)
+    assert "53 false positives, 126 missed faces" in evaluation.errors_label.text()
+    page = window.tabs.currentWidget()
+    assert isinstance(page, QScrollArea) and page.widget() is evaluation
+    assert not page.horizontalScrollBar().isVisible()
+    assert evaluation.width() <= page.viewport().width()
+    assert evaluation.redetect_button.geometry().right() <= page.viewport().width()
+    assert str(deep / "label") in evaluation.dataset_combo.toolTip()
+    assert evaluation.model_combo.toolTip() == "a model whose name is long enough to fill a picker on its own"
+
+
 # -- the tiny-face loupe in the window ------------------------------------------------------------------
 
 def test_l_toggles_the_loupe_in_both_views_and_the_view_menu_follows(qtbot, review_window, tmp_path):

@@ -23,6 +23,7 @@ class ErrorBrowser(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel(NOTHING)
+        self.label.setWordWrap(True)  # a long summary must not widen the side panel
         self.tree = QTreeWidget()
         self.tree.setObjectName("evalErrors")
         self.tree.setColumnCount(len(ERROR_COLUMNS))

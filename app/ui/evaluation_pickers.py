@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QWidget
 
 from app.jobs.evaluate_job import LabelSet
@@ -20,6 +20,8 @@ from app.store.labelled_sets import HELDOUT
 INPUTS = (("raw", "Raw images"), ("enhanced", "Enhanced images (MSRCR)"))
 CHOOSE_LABELS = "Labelled set from file…"
 _CHOOSE = "choose"
+PICKER_CHARS = 16
+"""Characters a picker shows at least; longer names are elided (the full name is the tooltip)."""
 
 
 def ask_for_label_set(parent: QWidget) -> LabelSet | None:
@@ -53,12 +55,18 @@ class EvaluationPickers(QWidget):
         self.input_combo.setObjectName("evalInput")
         for key, text in INPUTS:
             self.input_combo.addItem(text, key)
+        for combo in (self.model_combo, self.dataset_combo):
+            # a label set's long path or a long model name is elided, never widens the side panel
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(PICKER_CHARS)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Model", self.model_combo)
         form.addRow("Labelled set", self.dataset_combo)
         form.addRow("Input", self.input_combo)
         self.model_combo.currentIndexChanged.connect(lambda _: self.model_changed.emit())
+        for combo in (self.model_combo, self.dataset_combo):
+            combo.currentIndexChanged.connect(lambda _: self._show_full_names())
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
         self._fill_datasets()
 
@@ -71,8 +79,10 @@ class EvaluationPickers(QWidget):
             for m in models.values():  # every model names its scores; archived ones are not offered
                 if not m.archived:
                     self.model_combo.addItem(m.name, m.id)
+                    self.model_combo.setItemData(self.model_combo.count() - 1, m.name, Qt.ItemDataRole.ToolTipRole)
             index = self.model_combo.findData(keep) if keep is not None else -1
             self.model_combo.setCurrentIndex(index if index >= 0 else self.model_combo.count() - 1)
+        self._show_full_names()
 
     def selected_model_id(self) -> int | None:
         data = self.model_combo.currentData()
@@ -97,16 +107,25 @@ class EvaluationPickers(QWidget):
         for widget in (self.model_combo, self.dataset_combo, self.input_combo):
             widget.setEnabled(enabled)
 
+    def _show_full_names(self) -> None:
+        """Each picker's tooltip is the full name of what it shows (the picker may elide it)."""
+        for combo in (self.model_combo, self.dataset_combo):
+            tip = combo.currentData(Qt.ItemDataRole.ToolTipRole)
+            combo.setToolTip(tip if isinstance(tip, str) else combo.currentText())
+
     def _fill_datasets(self, select=None) -> None:
         with QSignalBlocker(self.dataset_combo):
             self.dataset_combo.clear()
             self.dataset_combo.addItem("Held-out set (val split, reviewed)", HELDOUT)
             for i, ls in enumerate(self._label_sets):
                 self.dataset_combo.addItem(f"{ls.labels.name} ({ls.images})", f"set:{i}")
+                self.dataset_combo.setItemData(self.dataset_combo.count() - 1,
+                                               f"labels: {ls.labels}\nimages: {ls.images}", Qt.ItemDataRole.ToolTipRole)
             self.dataset_combo.addItem(CHOOSE_LABELS, _CHOOSE)
             index = self.dataset_combo.findData(f"set:{self._label_sets.index(select)}") if select is not None else 0
             self.dataset_combo.setCurrentIndex(max(index, 0))
         self._dataset_index = self.dataset_combo.currentIndex()
+        self._show_full_names()
 
     def _on_dataset_changed(self, index: int) -> None:
         if self.dataset_combo.itemData(index) != _CHOOSE:
