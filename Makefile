@@ -2,7 +2,8 @@
 #   make run    set up (or reuse) .venv and launch the app
 #   make test   set up (or reuse) .venv and run the whole test suite
 #   make test-pg  the same, against a throwaway PostgreSQL server (.ci/with_postgres.sh)
-#   make test-fast  the edit-test loop: everything but the slow, PostgreSQL and CUDA tests
+#   make test-fast  the edit-test loop: everything but the slow, PostgreSQL and CUDA tests,
+#               in FAST_WORKERS (2) pytest-xdist processes (0: in this process)
 #   make lint   ruff (lint + import order), mypy on srn/, import-linter's layer contracts
 #   make wheel  build dist/darkface_studio-<version>-py3-none-any.whl (offline, with the test extra's tools)
 #   make selftest  darkface-studio --selftest from .venv (offscreen)
@@ -19,6 +20,7 @@ STAMP := $(VENV)/.darkface-installed
 # Qt platform to check system libraries for: a real window (xcb) unless told otherwise.
 QT_PLATFORM := $(if $(filter offscreen,$(QT_QPA_PLATFORM)),offscreen,xcb)
 PYTEST_ARGS ?=
+FAST_WORKERS ?= 2
 TORCH_INDEX ?=
 # The same pins as pyproject.toml (tests/test_check_system.py keeps them equal).
 TORCH_PINS := 'torch>=2.4,<2.15' 'torchvision>=0.19,<0.30'
@@ -34,7 +36,7 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -m "not slow and not postgres and not cuda" $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -n $(FAST_WORKERS) -m "not slow and not postgres and not cuda" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
