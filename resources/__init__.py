@@ -18,3 +18,7 @@ DEMO_MODEL = ROOT / "models" / "demo-srn-r18.pth"
 def path(*parts: str) -> Path:
     """The shipped file ``parts`` (e.g. ``path("icons", "darkface-studio-32.png")``)."""
     return ROOT.joinpath(*parts)
+
+
+SCI_WEIGHTS = ROOT / "enhance" / "sci"
+"""The SCI enhancer's illumination weights (the authors', MIT; see ``enhance/sci/README.md``)."""

@@ -41,7 +41,7 @@ def night() -> np.ndarray:
 
 
 def test_registry_lists_every_method_with_its_params():
-    assert list(METHODS) == ["msrcr", "msr", "msrcp", "gamma", "clahe"]
+    assert list(METHODS) == ["msrcr", "msr", "msrcp", "gamma", "clahe", "sci", "lime"]
     for p in ALL_DEFAULTS:
         assert get_method(p.method).params_type is type(p)
     with pytest.raises(ParamError, match="unknown enhancement method 'nope'"):

@@ -1,6 +1,6 @@
 """Train the demo model shipped in ``resources/models/`` (for trying the app, not for real faces).
 
-    python tools/train_demo_model.py [--work DIR] [--iters 3000] [--out resources/models/demo-srn-r18.pth]
+    python tools/train_demo_model.py [--work DIR] [--iters 1500] [--out resources/models/demo-srn-r18.pth]
 
 A small SRN (ResNet-18 from scratch, FPN/head width 64) is trained on the project's own synthetic
 data (``srn.data.synth``: real LFW face crops pasted on real photos, degraded to night by the
@@ -42,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=None, help="data and training run (default: a temp folder)")
     parser.add_argument("--images", type=int, default=300, help="synthetic training scenes (day + night each)")
-    parser.add_argument("--iters", type=int, default=3000)
+    parser.add_argument("--iters", type=int, default=1500)
     parser.add_argument("--size", type=int, default=256, help="training crop size")
     parser.add_argument("--lr", type=float, default=0.02)
     parser.add_argument("--held-out", type=int, default=40)

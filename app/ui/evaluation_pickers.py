@@ -17,7 +17,7 @@ from app.jobs.evaluate_job import LabelSet
 from app.store import ModelVersionData
 from app.store.labelled_sets import HELDOUT
 
-INPUTS = (("raw", "Raw images"), ("enhanced", "Enhanced images (MSRCR)"))
+INPUTS = (("raw", "Raw images"), ("enhanced", "Enhanced images"))
 CHOOSE_LABELS = "Labelled set from file…"
 _CHOOSE = "choose"
 PICKER_CHARS = 16
@@ -93,6 +93,11 @@ class EvaluationPickers(QWidget):
         if isinstance(data, str) and data.startswith("set:"):
             return self._label_sets[int(data[4:])]
         return HELDOUT
+
+    def name_enhancement(self, method: str) -> None:
+        """Say which enhancement "Enhanced images" applies (the Enhance tab's current method)."""
+        index = self.input_combo.findData("enhanced")
+        self.input_combo.setItemText(index, f"Enhanced images ({method})")
 
     def enhanced(self) -> bool:
         return self.input_combo.currentData() == "enhanced"

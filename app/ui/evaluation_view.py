@@ -42,6 +42,8 @@ from app.ui.evaluation_curves import EvaluationCurves, evaluation_title
 from app.ui.evaluation_pickers import EvaluationPickers
 from app.ui.experiment_table_view import ExperimentTableView, missing_of
 from app.ui.panel_helpers import show_progress, window_enhancement
+from app.ui.view_overlays import method_short_name
+from srn.enhance import METHODS, get_method
 
 
 class EvaluationView(QWidget):
@@ -180,6 +182,14 @@ class EvaluationView(QWidget):
     def refresh(self) -> None:
         """Reload the stored evaluations (list, curves, errors) and the experiment table."""
         self.curve_list.show_evaluations(evaluations(self._project) if self._project is not None else [], self._models)
+        self.enhancement_changed()
+
+    def enhancement_changed(self) -> None:
+        """The window's enhancement changed (or may have): name it on the input picker and
+        re-check the experiment table, whose enhanced cells go stale with other settings."""
+        params = self._enhancement(True)
+        method = params.method if hasattr(params, "method") else dict(params).get("method", "")
+        self.pickers.name_enhancement(method_short_name(get_method(method).label) if method in METHODS else method)
         self.experiment.show_rows(self._experiment_table())
         self._update_buttons()
 

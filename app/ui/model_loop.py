@@ -42,6 +42,9 @@ class ModelLoop(QObject):
         self.evaluation = EvaluationView()
         self.training.enhance_params = lambda: window.enhance_panel.params().to_dict()
         self.evaluation.enhance_params = window.enhance_panel.params
+        self.evaluation.enhancement_changed()
+        # the input picker names the method; the experiment table's enhanced cells go stale
+        window.enhance_panel.params_committed.connect(lambda _p: self.evaluation.enhancement_changed())
         self.training.model_registered.connect(self._on_model_registered)
         self.training.run_ended.connect(lambda run_id, status: log(f"Training run {run_id} {status}"))
         self.evaluation.open_location.connect(self.open_location)

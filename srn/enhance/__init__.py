@@ -1,4 +1,5 @@
-"""Image enhancement for night images: MSRCR and the methods it is compared with.
+"""Image enhancement for night images: MSRCR and the methods it is compared with (MSR, MSRCP,
+SCI, LIME, gamma, CLAHE).
 
 ``enhance(image, params)`` is the one entry point (numpy in, uint8 RGB out); pass a
 ``RetinexCache`` to reuse work between calls on the same image (slider moves), or
@@ -13,9 +14,11 @@ import numpy as np
 
 from srn.enhance.classic import CLAHEParams, GammaParams
 from srn.enhance.image_input import DEFAULT_MAX_PIXELS, ImageInputError, to_float_rgb
+from srn.enhance.lime import LIMEParams
 from srn.enhance.params import MethodParams, ParamError, ParamSpec
 from srn.enhance.registry import METHODS, Method, get_method, params_from_dict
 from srn.enhance.retinex import MSRCPParams, MSRCRParams, MSRParams, RetinexCache
+from srn.enhance.sci import SCIParams
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +50,7 @@ def enhance(
 
 
 __all__ = [
-    "CLAHEParams", "DEFAULT_MAX_PIXELS", "GammaParams", "ImageInputError", "METHODS", "MSRCPParams",
-    "MSRCRParams", "MSRParams", "Method", "MethodParams", "ParamError", "ParamSpec", "RetinexCache",
+    "CLAHEParams", "DEFAULT_MAX_PIXELS", "GammaParams", "ImageInputError", "LIMEParams", "METHODS", "MSRCPParams",
+    "MSRCRParams", "MSRParams", "Method", "MethodParams", "ParamError", "ParamSpec", "RetinexCache", "SCIParams",
     "enhance", "get_method", "params_from_dict", "to_float_rgb",
 ]

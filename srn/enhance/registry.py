@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from srn.enhance import classic, retinex
+from srn.enhance import classic, lime, retinex, sci
 from srn.enhance.params import MethodParams, ParamError
 
 
@@ -47,6 +47,8 @@ METHODS: dict[str, Method] = {
                "retinex"),
         Method("gamma", "Gamma", classic.GammaParams, False, classic.gamma, "gamma"),
         Method("clahe", "CLAHE (OpenCV)", classic.CLAHEParams, False, classic.clahe, "clahe"),
+        Method("sci", "SCI (learned illumination, CVPR 2022)", sci.SCIParams, False, sci.sci, "sci"),
+        Method("lime", "LIME (illumination map, TIP 2017)", lime.LIMEParams, False, lime.lime, "lime"),
     )
 }
 

@@ -44,9 +44,12 @@ import torch.nn.functional as F
 
 from srn.enhance import classic, stretch
 from srn.enhance.image_input import DEFAULT_MAX_PIXELS, to_float_rgb
+from srn.enhance.lime import LIMEParams
+from srn.enhance.lime import lime as lime_numpy
 from srn.enhance.params import MethodParams, ParamError
 from srn.enhance.registry import get_method
 from srn.enhance.retinex import MSRCPParams, MSRCRParams, MSRParams, _beta_scale, _StretchedRetinexParams, _weights
+from srn.enhance.sci import network as sci_network
 from srn.enhance.surround import convolution_matrix, gaussian_kernel, reflect_index, shrink_plan
 
 __all__ = [
@@ -380,12 +383,42 @@ def _gamma(images: torch.Tensor, p: classic.GammaParams) -> torch.Tensor:
 
 def _clahe(images: torch.Tensor, p: classic.CLAHEParams) -> torch.Tensor:
     """No torch CLAHE exists: run ``classic.clahe`` (OpenCV) per image on the CPU and move back."""
+    h, w = images.shape[-2:]
+    return _on_host(lambda img: classic.clahe(img, p, max_pixels=max(h * w, 1)), images)
+
+
+def _on_host(run: Callable[[np.ndarray], np.ndarray], images: torch.Tensor) -> torch.Tensor:
+    """``run`` (a numpy method on one uint8 image) per image on the CPU, the result moved back."""
     if images.dtype != torch.uint8:
-        images = torch.round(images).clamp_(0, 255).to(torch.uint8)  # as classic.clahe: rint, clip
+        images = torch.round(images).clamp(0, 255).to(torch.uint8)  # as the numpy path: rint, clip
     host = images.permute(0, 2, 3, 1).cpu().numpy()
-    h, w = host.shape[1:3]
-    out = np.stack([classic.clahe(np.ascontiguousarray(img), p, max_pixels=max(h * w, 1)) for img in host])
+    out = np.stack([run(np.ascontiguousarray(img)) for img in host])
     return torch.from_numpy(out).permute(0, 3, 1, 2).to(images.device)
+
+
+def _lime(images: torch.Tensor, p: LIMEParams) -> torch.Tensor:
+    """No torch sparse direct solver runs everywhere: ``lime.lime`` per image on the CPU."""
+    h, w = images.shape[-2:]
+    return _on_host(lambda img: lime_numpy(img, p, max_pixels=max(h * w, 1)), images)
+
+
+def _sci(images: torch.Tensor, p) -> torch.Tensor:
+    """``srn.enhance.sci`` batched: the same network and formula on the images' device."""
+    net = sci_network(p.weights)
+    x = images.float() / 255.0
+
+    def on(a: np.ndarray, channel_vector: bool = False) -> torch.Tensor:
+        t = torch.from_numpy(a).to(x.device)
+        return t[:, None, None] if channel_vector else t
+
+    f = F.relu(F.conv2d(x, on(net.in_w), on(net.in_b), padding=1))
+    f = f + F.relu(F.conv2d(f, on(net.block_w), on(net.block_b), padding=1) * on(net.bn_scale, True)
+                   + on(net.bn_shift, True))
+    light = (torch.sigmoid(F.conv2d(f, on(net.out_w), on(net.out_b), padding=1)) + x).clamp_(1e-4, 1.0)
+    r = (x / light).clamp_(0.0, 1.0)
+    if p.gamma != 1.0:
+        r = r.pow_(float(p.gamma))
+    return torch.round(r * 255.0).clamp_(0, 255).to(torch.uint8)
 
 
 def _check_images(images: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -406,7 +439,8 @@ def _retinex_op(images: torch.Tensor, p) -> torch.Tensor:
     return _retinex(images.float(), p)
 
 
-TORCH_OPS: dict[str, Callable[..., torch.Tensor]] = {"retinex": _retinex_op, "gamma": _gamma, "clahe": _clahe}
+TORCH_OPS: dict[str, Callable[..., torch.Tensor]] = {"retinex": _retinex_op, "gamma": _gamma, "clahe": _clahe,
+                                                     "sci": _sci, "lime": _lime}
 """The torch implementations that ``srn.enhance.registry.Method.torch_op`` names."""
 
 
