@@ -58,6 +58,8 @@ def test_the_wheel_holds_code_migrations_and_resources(wheel: Path) -> None:
         "app/main.py", "app/selftest.py", "srn/cli.py", "app/store/migrations/script.py.mako",
         "darkface_resources/__init__.py", "darkface_resources/darkface-studio.svg",
         "darkface_resources/models/demo-srn-r18.pth", "darkface_resources/models/README.md",
+        *(f"darkface_resources/enhance/sci/{n}" for n in ("difficult.pt", "medium.pt", "easy.pt", "LICENSE",
+                                                          "SHA256SUMS", "README.md")),
         *(p.relative_to(REPO).as_posix() for p in migrations.rglob("*.py")),
         *(f"darkface_resources/icons/{p.name}" for p in (REPO / "resources" / "icons").glob("*.png")),
     }
