@@ -314,6 +314,39 @@ def test_the_evaluate_tab_still_fits_after_an_evaluation_of_a_deeply_filed_label
     assert evaluation.model_combo.toolTip() == "a model whose name is long enough to fill a picker on its own"
 
 
+def test_sci_and_lime_are_offered_shown_and_named_wherever_the_enhancement_is_used(qtbot, review_window, tmp_path):
+    from srn.enhance import LIMEParams, SCIParams, enhance
+
+    window = review_window
+    folder = _folder(tmp_path, ["a.png"])
+    rng = np.random.default_rng(5)  # a dark picture with structure, so each method shows its own result
+    night = np.clip(rng.normal(25, 8, (H, W, 3)) + np.linspace(0, 30, W)[None, :, None], 0, 255).astype(np.uint8)
+    assert cv2.imwrite(str(folder / "a.png"), night)
+    assert window.open_folder(folder)
+    original, enhanced = window.views.views()
+    panel = window.enhance_panel
+    evaluation = window.loop.evaluation
+    inputs = evaluation.input_combo
+    assert inputs.itemText(inputs.findData("enhanced")) == "Enhanced images (MSRCR)"
+    image = cv2.cvtColor(cv2.imread(str(tmp_path / "image" / "a.png")), cv2.COLOR_BGR2RGB)
+    for name, caption, params in (("sci", "SCI", SCIParams()), ("lime", "LIME", LIMEParams())):
+        panel.method_combo.setCurrentIndex(panel.method_combo.findData(name))
+        panel.method_combo.activated.emit(panel.method_combo.currentIndex())
+        qtbot.waitUntil(lambda c=caption: window.captions[enhanced].text() == f"enhanced ({c})")
+        expected = enhance(image, params)
+        assert expected.mean() > 2 * image.mean() and len(np.unique(expected)) > 50
+
+        def shows(expected=expected) -> bool:  # the full-resolution result, pixel for pixel at a few places
+            shown = window.views.enhanced()
+            return shown is not None and shown.width() == W and all(
+                shown.pixelColor(x, y).getRgb()[:3] == tuple(int(v) for v in expected[y, x])
+                for x, y in ((5, 7), (80, 60), (150, 110)))
+
+        qtbot.waitUntil(shows, timeout=30_000)
+        qtbot.waitUntil(lambda c=caption: inputs.itemText(inputs.findData("enhanced")) == f"Enhanced images ({c})")
+        assert panel.params() == params
+
+
 # -- the tiny-face loupe in the window ------------------------------------------------------------------
 
 def test_l_toggles_the_loupe_in_both_views_and_the_view_menu_follows(qtbot, review_window, tmp_path):
