@@ -347,6 +347,21 @@ def test_sci_and_lime_are_offered_shown_and_named_wherever_the_enhancement_is_us
         assert panel.params() == params
 
 
+def test_the_image_list_never_scrolls_sideways_and_a_long_name_is_in_its_tooltip(qtbot, review_window, tmp_path):
+    window = review_window
+    window.resize(1280, 720)
+    long_name = "night-camera-07-entrance-2026-12-04T23-59-59-frame-000123.png"
+    assert window.open_folder(_folder(tmp_path, ["1.png", long_name]))
+    view = window.browser_panel.view
+    qtbot.wait(50)
+    assert not view.horizontalScrollBar().isVisible()
+    row = next(r for r in range(window.browser_panel.row_count()) if window.browser_panel.summary_at(r).rel_path
+               == long_name)
+    index = view.model().index(row, 0)
+    assert long_name in view.model().data(index, Qt.ItemDataRole.ToolTipRole)
+    assert view.visualRect(index).right() <= view.viewport().width()
+
+
 # -- the tiny-face loupe in the window ------------------------------------------------------------------
 
 def test_l_toggles_the_loupe_in_both_views_and_the_view_menu_follows(qtbot, review_window, tmp_path):

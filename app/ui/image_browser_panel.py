@@ -10,8 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QStyledItemDelegate,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.store import ImageSummary
 from app.ui.image_browser_model import ImageBrowserModel, ImageFilterProxy
@@ -21,6 +31,13 @@ STATUS_FILTERS = {"All images": None, "New": ["new"], "In progress": ["in_progre
 ORDERS = {"Path": "path", "Unreviewed first": "unreviewed", "Lowest confidence first": "lowest_confidence",
           "Raw vs enhanced disagreement": "disagreement"}
 DETECTION_FILTERS = {"any": None, "with proposals": True, "without proposals": False}
+
+
+class _ListWideRows(QStyledItemDelegate):
+    """The default delegate, but a row's size hint has no width: the list gives it its own."""
+
+    def sizeHint(self, option, index) -> QSize:
+        return QSize(1, super().sizeHint(option, index).height())
 
 
 class ImageBrowserPanel(QWidget):
@@ -40,6 +57,11 @@ class ImageBrowserPanel(QWidget):
         self.view.setUniformItemSizes(True)
         self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)  # Ctrl/Shift-click for several
         self.view.setIconSize(QSize(64, 48))
+        # a long name is elided (in full in its tooltip), never a sideways scroll of the whole list:
+        # rows ask for no width of their own, so each is as wide as the list
+        self.view.setItemDelegate(_ListWideRows(self.view))
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.status_filter = QComboBox()
         self.status_filter.addItems(list(STATUS_FILTERS))
