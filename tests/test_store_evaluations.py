@@ -15,11 +15,14 @@ from app.store.detections import record_detections, register_model
 from app.store.errors import NotFoundError, StoreError
 from app.store.evaluations import MAX_CURVE_POINTS, downsample_curve, evaluations, record_evaluation
 from app.store.experiment_table import (
+    NO_RAW_FINE_TUNE,
     STALE_HELDOUT,
     STALE_SETTINGS,
     STALE_UNKNOWN_HELDOUT,
+    ExperimentModels,
     experiment_models,
     experiment_table,
+    raw_trained_models,
 )
 from app.store.images import import_images, set_review_status, set_split
 from app.store.labelled_sets import (
@@ -34,6 +37,7 @@ from app.store.labelled_sets import (
 from app.store.project import Project
 from app.store.queue import review_queue
 from app.store.tables import ModelVersion
+from app.store.training import finish_training_run, start_training_run
 
 
 @pytest.fixture
@@ -175,24 +179,26 @@ def test_heldout_ground_truth_is_reviewed_val_images_with_accepted_boxes(project
 
 
 def test_experiment_table_picks_base_and_newest_fine_tuned_descendant(project, tmp_path):
-    assert experiment_models(project) == (None, None)
-    assert [r.reason for r in experiment_table(project)] == ["no model version yet"] * 2 + ["no fine-tuned model yet"]
+    assert experiment_models(project) == ExperimentModels(None, None, None)
+    assert [r.reason for r in experiment_table(project)] == ["no model version yet"] * 2 + ["no fine-tuned model yet",
+                                                                                          NO_RAW_FINE_TUNE]
 
     old = _model(project, tmp_path, "old", age_days=30)
     _model(project, tmp_path, "other root", age_days=20)
-    base, tuned = experiment_models(project)
+    base, tuned, _ = astuple_models(experiment_models(project))
     assert base.id == old.id and tuned is None  # nothing fine-tuned yet: the oldest model
 
     base_model = _model(project, tmp_path, "base", age_days=10)
     ft1 = _model(project, tmp_path, "ft1", parent_id=base_model.id, age_days=5)
     ft2 = _model(project, tmp_path, "ft2", parent_id=ft1.id, age_days=1)
-    base, tuned = experiment_models(project)
-    assert (base.id, tuned.id) == (base_model.id, ft2.id)  # the root of the lineage, its newest descendant
+    base, tuned, raw = astuple_models(experiment_models(project))
+    assert (base.id, tuned.id, raw) == (base_model.id, ft2.id, None)  # the root of the lineage, its newest descendant
 
     rows = experiment_table(project)
     assert [r.label for r in rows] == ["base model on raw images", "base model on enhanced images",
-                                       "fine-tuned model on enhanced images"]
-    assert all(r.missing for r in rows) and [r.model_version_id for r in rows] == [base_model.id] * 2 + [ft2.id]
+                                       "fine-tuned model on enhanced images", "fine-tuned on raw images, tested on raw"]
+    assert all(r.missing for r in rows)
+    assert [r.model_version_id for r in rows] == [base_model.id] * 2 + [ft2.id, None]
     assert "not evaluated" in rows[0].reason
 
     fp = heldout_fingerprint(project)
@@ -206,7 +212,7 @@ def test_experiment_table_picks_base_and_newest_fine_tuned_descendant(project, t
     tuned_enh = record_evaluation(project, ft2.id, HELDOUT, ap=0.6, n_images=5, n_faces=9, enhanced=True,
                                   dataset_fingerprint=fp)
     rows = experiment_table(project)
-    assert [r.ap for r in rows] == [0.2, None, 0.6]
+    assert [r.ap for r in rows] == [0.2, None, 0.6, None]
     assert rows[0].evaluation.id == newest_raw.id and rows[2].evaluation.id == tuned_enh.id
     assert rows[1].missing and rows[1].reason.startswith("base not evaluated") and "with enhancement" in rows[1].reason
 
@@ -214,6 +220,44 @@ def test_experiment_table_picks_base_and_newest_fine_tuned_descendant(project, t
         s.delete(s.get(ModelVersion, ft2.id))
     assert [e.model_version_id for e in evaluations(project, dataset=HELDOUT)].count(ft2.id) == 0
     assert experiment_table(project)[2].evaluation.ap == 0.7  # ft1 is now the newest descendant
+
+
+def astuple_models(chosen: ExperimentModels) -> tuple:
+    return chosen.base, chosen.finetuned, chosen.finetuned_raw
+
+
+def _fine_tune(project, tmp_path, name, parent, enhance, age_days):
+    """A model made by a finished training run whose settings say how it was trained."""
+    settings = {"iterations": 10} if enhance == "unknown" else {"iterations": 10, "enhance": enhance}
+    run = start_training_run(project, {"settings": settings}, status="running")
+    weights = tmp_path / f"{name}.pth"
+    weights.write_bytes(name.encode())
+    m = finish_training_run(project, run, weights, name=name, parent_id=parent)
+    with project.write() as s:
+        s.execute(update(ModelVersion).where(ModelVersion.id == m.id)
+                  .values(created_at=m.created_at - timedelta(days=age_days)))
+    return m
+
+
+def test_row_d_is_the_newest_model_fine_tuned_on_raw_images_tested_raw(project, tmp_path):
+    base = _model(project, tmp_path, "base", age_days=10)
+    msrcr = {"method": "msrcr"}
+    on_enhanced = _fine_tune(project, tmp_path, "ft-msrcr", base.id, msrcr, age_days=6)
+    rows = experiment_table(project)
+    assert rows[3].model is None and rows[3].reason == NO_RAW_FINE_TUNE and not rows[3].enhanced
+    old_raw = _fine_tune(project, tmp_path, "ft-raw-old", base.id, None, age_days=5)
+    on_raw = _fine_tune(project, tmp_path, "ft-raw", old_raw.id, None, age_days=3)
+    unknown = _fine_tune(project, tmp_path, "ft-older-app", base.id, "unknown", age_days=8)  # no "enhance" recorded
+    chosen = experiment_models(project)
+    assert (chosen.base.id, chosen.finetuned.id, chosen.finetuned_raw.id) == (base.id, on_enhanced.id, on_raw.id)
+    assert raw_trained_models(project) == {old_raw.id, on_raw.id} and unknown.id not in raw_trained_models(project)
+    fp = heldout_fingerprint(project)
+    raw_eval = record_evaluation(project, on_raw.id, HELDOUT, ap=0.55, n_images=5, n_faces=9, dataset_fingerprint=fp)
+    record_evaluation(project, on_raw.id, HELDOUT, ap=0.9, n_images=5, n_faces=9, enhanced=True,  # not row D's input
+                      enhance_settings=msrcr, dataset_fingerprint=fp)
+    rows = experiment_table(project)
+    assert rows[3].evaluation.id == raw_eval.id and rows[3].ap == 0.55
+    assert rows[2].model_version_id == on_enhanced.id and rows[2].missing  # C is not D's model
 
 
 def test_experiment_cells_go_stale_when_the_held_out_set_or_the_enhancement_changes(project, tmp_path):

@@ -251,10 +251,12 @@ def test_view_runs_shows_curve_table_and_errors_and_computes_missing_cells(qtbot
     view.compute_missing()
     qtbot.waitUntil(lambda: len(done) == 2 and not view.is_running(), timeout=2 * WAIT_MS)
     rows = experiment_table(project)
-    assert not any(r.missing for r in rows)
-    assert [r.model_version_id for r in rows] == [model.id, model.id, tuned.id]
-    assert all(r.evaluation.enhanced and r.evaluation.enhance_settings["method"] == "msrcr" for r in rows[1:])
+    assert not any(r.missing for r in rows[:3])
+    assert [r.model_version_id for r in rows] == [model.id, model.id, tuned.id, None]
+    assert all(r.evaluation.enhanced and r.evaluation.enhance_settings["method"] == "msrcr" for r in rows[1:3])
     assert all(view.table.item(r, 2).text() == f"{rows[r].ap:.4f}" for r in range(3))
+    # row D waits for a model fine-tuned on raw images, and says so; nothing is left to compute
+    assert view.table.item(3, 2).text() == "missing" and "fine-tuned on raw images" in view.table.item(3, 2).toolTip()
     assert not view.compute_button.isEnabled()
     assert math.isfinite(rows[1].ap)
 

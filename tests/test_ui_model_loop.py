@@ -63,15 +63,15 @@ def test_fine_tune_registers_a_model_that_every_picker_offers_then_it_is_evaluat
 
     view = window.loop.evaluation
     window.show_panel(view)  # refreshes its models
-    rows = experiment_table(window.project)
-    assert [r.model.id if r.model else None for r in rows] == [base.id, base.id, new_id]
+    rows = experiment_table(window.project)  # trained on raw images ("enhance": None): row D, not C
+    assert [r.model.id if r.model else None for r in rows] == [base.id, base.id, None, new_id]
     with qtbot.waitSignal(view.evaluation_finished, timeout=WAIT_MS):
         view.compute_missing()
     qtbot.waitUntil(lambda: not view.is_running() and len(evaluations(window.project, dataset=HELDOUT)) == 3,
                     timeout=WAIT_MS)
-    assert not any(r.missing for r in experiment_table(window.project))
+    assert [r.missing for r in experiment_table(window.project)] == [False, False, True, False]
     shown = [view.table.item(r, 2).text() for r in range(view.table.rowCount())]
-    assert len(shown) == 3 and all(text not in ("", "–", "-") for text in shown)
+    assert len(shown) == 4 and shown[2] == "missing" and all(text not in ("", "–", "-") for text in shown)
 
 
 def test_redetect_highlights_what_the_new_model_changed(qtbot, window, confident_checkpoint):

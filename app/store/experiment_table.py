@@ -1,11 +1,15 @@
 """The experiment table, the product's headline result, filled from stored evaluations.
 
-DARK FACE's three rows: the base model on raw night images, the same model on MSRCR images, the
-model fine-tuned on MSRCR images. ``experiment_table`` fills each cell from the newest held-out
-evaluation and says which cells are missing. A cell whose evaluation was scored on another
-held-out set (review went on: more ``val`` images done, boxes edited) or, for enhanced rows, with
-other enhancement settings is stale: missing, with the reason, so "Compute missing" scores it
-again.
+DARK FACE's rows: (A) the base model on raw night images, (B) the same model on enhanced images,
+(C) the model fine-tuned on enhanced images, tested on enhanced images, and (D) a model
+fine-tuned on raw images, tested on raw images: later work found that once a detector is
+fine-tuned on night images an enhancer in front of it can stop helping, so C against D says
+whether this project's enhancement still earns its place.
+
+``experiment_table`` fills each cell from the newest held-out evaluation and says which cells are
+missing. A cell whose evaluation was scored on another held-out set (review went on: more
+``val`` images done, boxes edited) or, for enhanced rows, with other enhancement settings is
+stale: missing, with the reason, so "Compute missing" scores it again.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from app.store.detections import ModelVersionData, model_versions
 from app.store.evaluations import EvaluationData, canonical_settings, evaluations
 from app.store.labelled_sets import HELDOUT, heldout_fingerprint
 from app.store.project import Project
+from app.store.training import training_runs
 
 EXPERIMENT_ROWS = (
     ("base_raw", "base model on raw images", "base", False),
     ("base_enhanced", "base model on enhanced images", "base", True),
     ("finetuned_enhanced", "fine-tuned model on enhanced images", "finetuned", True),
+    ("finetuned_raw", "fine-tuned on raw images, tested on raw", "finetuned_raw", False),
 )
+NO_RAW_FINE_TUNE = "no model fine-tuned on raw images yet (fine-tune without \"Train on enhanced images\")"
 
 
 @dataclass(frozen=True)
@@ -80,21 +87,48 @@ def _newest(items: list[ModelVersionData]) -> ModelVersionData:
     return max(items, key=lambda m: (m.created_at, m.id))
 
 
-def experiment_models(project: Project) -> tuple[ModelVersionData | None, ModelVersionData | None]:
-    """``(base, fine-tuned)`` model versions of the experiment table.
+@dataclass(frozen=True)
+class ExperimentModels:
+    """The model versions the table's rows need (``None``: there is none yet)."""
 
-    The fine-tuned model is the newest model version that has a parent; the base is the root of
-    its lineage (a model with no parent), and the fine-tuned model is that root's newest
-    descendant. With no fine-tuned model yet, the base is the oldest model version.
+    base: ModelVersionData | None
+    finetuned: ModelVersionData | None
+    """Fine-tuned on enhanced images (or not known how: models from before runs recorded it)."""
+    finetuned_raw: ModelVersionData | None
+    """Fine-tuned on raw images: its training run's settings say ``"enhance": None``."""
+
+
+def raw_trained_models(project: Project) -> set[int]:
+    """Ids of the model versions whose training run says it trained on raw images."""
+    out = set()
+    for run in training_runs(project):
+        settings = run.config.get("settings")
+        if run.model_version_id is not None and isinstance(settings, dict) and "enhance" in settings \
+                and settings["enhance"] is None:
+            out.add(run.model_version_id)
+    return out
+
+
+def experiment_models(project: Project) -> ExperimentModels:
+    """The base and the fine-tuned model versions of the experiment table.
+
+    The base is the root (a model with no parent) of the lineage of the newest model version that
+    has a parent; the fine-tuned models are that root's newest descendants trained on enhanced
+    images (row C) and on raw images (row D). With no fine-tuned model yet, the base is the oldest
+    model version.
     """
     models = {m.id: m for m in model_versions(project)}
     if not models:
-        return None, None
+        return ExperimentModels(None, None, None)
     tuned = [m for m in models.values() if m.parent_id in models]
     if not tuned:
-        return min(models.values(), key=lambda m: (m.created_at, m.id)), None
+        return ExperimentModels(min(models.values(), key=lambda m: (m.created_at, m.id)), None, None)
     base = models[_root(models, _newest(tuned).id)]
-    return base, _newest(_descendants(models, base.id))
+    raw = raw_trained_models(project)
+    lineage = _descendants(models, base.id)
+    enhanced = [m for m in lineage if m.id not in raw]
+    on_raw = [m for m in lineage if m.id in raw]
+    return ExperimentModels(base, _newest(enhanced) if enhanced else None, _newest(on_raw) if on_raw else None)
 
 
 STALE_HELDOUT = "held-out set changed since it was scored"
@@ -113,7 +147,7 @@ def _stale_reason(e: EvaluationData, fingerprint: str, settings) -> str:
 
 
 def experiment_table(project: Project, enhance_settings: dict | None = None) -> list[ExperimentRow]:
-    """The three rows of the experiment table from the newest held-out evaluation of each cell.
+    """The four rows of the experiment table from the newest held-out evaluation of each cell.
 
     The newest evaluation of a cell is stale, and the cell missing with the reason, when it was
     scored on another held-out set than the one now (``heldout_fingerprint``: images marked done
@@ -124,15 +158,16 @@ def experiment_table(project: Project, enhance_settings: dict | None = None) -> 
     current held-out set with the current settings (e.g. after the settings went back) needs no
     recomputing. When none counts, the reason is the newest evaluation's.
     """
-    base, tuned = experiment_models(project)
+    chosen = experiment_models(project)
     held = evaluations(project, dataset=HELDOUT)
     fingerprint = heldout_fingerprint(project) if held else ""
     settings = canonical_settings(enhance_settings)
     rows = []
     for key, label, which, enhanced in EXPERIMENT_ROWS:
-        model = base if which == "base" else tuned
+        model = getattr(chosen, which)
         if model is None:
-            reason = "no model version yet" if which == "base" else "no fine-tuned model yet"
+            reason = {"base": "no model version yet", "finetuned": "no fine-tuned model yet",
+                      "finetuned_raw": NO_RAW_FINE_TUNE}[which]
             rows.append(ExperimentRow(key, label, None, enhanced, None, reason))
             continue
         found = [e for e in held if e.model_version_id == model.id and e.enhanced == enhanced]

@@ -4,7 +4,7 @@ Pick a model version, a labelled set (the project's held-out ``val`` images, or 
 its image folder) and raw or enhanced input, then Run: an ``EvaluateJob`` (its own thread)
 detects, scores AP@0.5 and stores the evaluation. Stored evaluations are listed with check boxes;
 the checked ones are drawn as PR curves. The experiment table (base raw / base enhanced /
-fine-tuned enhanced, held-out set) fills itself from the store, and "Compute missing" runs the
+fine-tuned enhanced / fine-tuned raw, held-out set) fills itself from the store, and "Compute missing" runs the
 evaluations it lacks (none yet, or scored on another held-out set or with other enhancement
 settings than the current ones). The error browser lists the false positives and missed faces of
 the current evaluation; activating one emits ``open_location(image_id, box)``.

@@ -1,4 +1,4 @@
-"""The experiment table on screen: base raw / base enhanced / fine-tuned enhanced, held-out AP.
+"""The experiment table on screen: base raw / base enhanced / fine-tuned enhanced / fine-tuned raw.
 
 The rows come from ``app.store.experiment_table``; a missing cell says why in its tooltip (no
 model yet, not evaluated yet, stale with the AP it had), and "Compute missing" is enabled while
