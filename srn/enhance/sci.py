@@ -124,30 +124,49 @@ def network(name: str) -> SCINetwork:
     return read_network(weights_file(name))
 
 
-def _conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``conv2d(x, w, b, padding=1)`` of an (H, W, 3) float32 image: 9 OpenCV correlations."""
-    out = np.empty_like(x)
+def _conv3x3(planes: list[np.ndarray], w: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    """``conv2d(x, w, b, padding=1)`` of 3 contiguous float32 (H, W) planes: 9 OpenCV correlations
+    (planes, not an interleaved image: OpenCV filters a contiguous plane twice as fast)."""
+    out = []
     for o in range(w.shape[0]):
-        acc = np.full(x.shape[:2], b[o], np.float32)
-        for c in range(w.shape[1]):
-            acc += cv2.filter2D(x[:, :, c], cv2.CV_32F, w[o, c], borderType=cv2.BORDER_CONSTANT)
-        out[:, :, o] = acc
+        acc = cv2.filter2D(planes[0], cv2.CV_32F, w[o, 0], delta=float(b[o]), borderType=cv2.BORDER_CONSTANT)
+        for c in range(1, w.shape[1]):
+            cv2.add(acc, cv2.filter2D(planes[c], cv2.CV_32F, w[o, c], borderType=cv2.BORDER_CONSTANT), dst=acc)
+        out.append(acc)
     return out
+
+
+def _illumination_planes(planes: list[np.ndarray], net: SCINetwork) -> list[np.ndarray]:
+    f = [np.maximum(p, 0, out=p) for p in _conv3x3(planes, net.in_w, net.in_b)]
+    for c, g in enumerate(_conv3x3(f, net.block_w, net.block_b)):
+        g *= net.bn_scale[c]
+        g += net.bn_shift[c]
+        f[c] += np.maximum(g, 0, out=g)
+    light = []
+    for c, o in enumerate(_conv3x3(f, net.out_w, net.out_b)):
+        o *= 0.5
+        np.tanh(o, out=o)  # the logistic function as 0.5 + 0.5 tanh(x / 2): no exp() overflow
+        o *= 0.5
+        o += 0.5
+        o += planes[c]
+        light.append(np.clip(o, 1e-4, 1.0, out=o))
+    return light
 
 
 def illumination(rgb01: np.ndarray, net: SCINetwork) -> np.ndarray:
     """``L`` of an (H, W, 3) float32 RGB image in [0, 1]."""
-    f = np.maximum(_conv3x3(rgb01, net.in_w, net.in_b), 0)
-    f += np.maximum(_conv3x3(f, net.block_w, net.block_b) * net.bn_scale + net.bn_shift, 0)
-    out = _conv3x3(f, net.out_w, net.out_b)
-    sigmoid = 0.5 + 0.5 * np.tanh(0.5 * out)  # the logistic function without exp() overflowing
-    return np.clip(sigmoid + rgb01, 1e-4, 1.0)
+    planes = [np.ascontiguousarray(rgb01[:, :, c], dtype=np.float32) for c in range(3)]
+    return np.dstack(_illumination_planes(planes, net))
 
 
 def sci(image: np.ndarray, p: SCIParams, max_pixels: int | None = None) -> np.ndarray:
-    rgb = to_float_rgb(image, *([max_pixels] if max_pixels else [])) * np.float32(1.0 / 255.0)
-    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-    r = np.clip(rgb / illumination(rgb, network(p.weights)), 0.0, 1.0)
-    if p.gamma != 1.0:
-        r = r ** np.float32(p.gamma)
-    return np.clip(np.rint(r * 255.0), 0, 255).astype(np.uint8)
+    rgb = to_float_rgb(image, *([max_pixels] if max_pixels else []))
+    planes = [np.ascontiguousarray(rgb[:, :, c], dtype=np.float32) * np.float32(1.0 / 255.0) for c in range(3)]
+    out = []
+    for plane, light in zip(planes, _illumination_planes(list(planes), network(p.weights))):
+        r = np.clip(plane / light, 0.0, 1.0)
+        if p.gamma != 1.0:
+            r **= np.float32(p.gamma)
+        r *= 255.0
+        out.append(np.rint(r, out=r))
+    return np.clip(cv2.merge(out), 0, 255).astype(np.uint8)
