@@ -153,17 +153,11 @@ def _illumination_planes(planes: list[np.ndarray], net: SCINetwork) -> list[np.n
     return light
 
 
-def illumination(rgb01: np.ndarray, net: SCINetwork) -> np.ndarray:
-    """``L`` of an (H, W, 3) float32 RGB image in [0, 1]."""
-    planes = [np.ascontiguousarray(rgb01[:, :, c], dtype=np.float32) for c in range(3)]
-    return np.dstack(_illumination_planes(planes, net))
-
-
 def sci(image: np.ndarray, p: SCIParams, max_pixels: int | None = None) -> np.ndarray:
     rgb = to_float_rgb(image, *([max_pixels] if max_pixels else []))
     planes = [np.ascontiguousarray(rgb[:, :, c], dtype=np.float32) * np.float32(1.0 / 255.0) for c in range(3)]
     out = []
-    for plane, light in zip(planes, _illumination_planes(list(planes), network(p.weights))):
+    for plane, light in zip(planes, _illumination_planes(planes, network(p.weights))):
         r = np.clip(plane / light, 0.0, 1.0)
         if p.gamma != 1.0:
             r **= np.float32(p.gamma)
